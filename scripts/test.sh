@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# README command 2: set up, lint, then run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+exec .venv/bin/python -m pytest "$@"

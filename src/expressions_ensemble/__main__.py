@@ -1,0 +1,20 @@
+"""Run the project as ``python -m expressions_ensemble`` (same as ``kedro run``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from kedro.framework.cli.utils import find_run_command
+from kedro.framework.project import configure_project
+
+
+def main(*args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    package_name = Path(__file__).parent.name
+    configure_project(package_name)
+    run = find_run_command(package_name)
+    run(*args, **kwargs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The one home of image handling: decode any photo to RGB, crop a face, resize, encode.
+
+A crop made for training and one made for a film frame come from :func:`crop_face`, so both see the
+same margin, squaring and interpolation.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Largest image (in pixels) we agree to decode: a guard against decompression bombs.
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+class ImageDecodeError(ValueError):
+    """An input that is not a usable image; ``reason`` is a short machine-readable outcome."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a photo is, as stored (before EXIF rotation)."""
+
+    width: int
+    height: int
+    format: str
+    mode: str
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    if not data:
+        raise ImageDecodeError("empty_file", "zero bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageDecodeError("not_an_image", str(exc)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageDecodeError("too_large", str(exc)) from None
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageDecodeError("too_large", f"{width}x{height} exceeds {max_pixels} pixels")
+    if width < 1 or height < 1:
+        raise ImageDecodeError("not_an_image", f"size {width}x{height}")
+    return img
+
+
+def probe_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Read a photo's header and check that its pixels decode (truncated files fail here)."""
+    img = _open(data, max_pixels)
+    info = ImageInfo(img.size[0], img.size[1], (img.format or "unknown").lower(), img.mode)
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageDecodeError("truncated", str(exc)) from None
+    return info
+
+
+def _to_rgb_array(img: Image.Image) -> np.ndarray:
+    """Any PIL mode (grey, palette, RGBA, CMYK, 16-bit, float) to RGB uint8."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(np.min(arr)), float(np.max(arr))
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        grey = ((arr - lo) * scale).clip(0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        # Transparent pixels over white, as a viewer shows them.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img, dtype=np.uint8)
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode photo bytes to an upright RGB uint8 array (EXIF orientation applied).
+
+    Raises :class:`ImageDecodeError` with a reason (empty_file, not_an_image, too_large, truncated).
+    """
+    img = _open(data, max_pixels)
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+        return np.ascontiguousarray(_to_rgb_array(img))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageDecodeError("truncated", str(exc)) from None
+
+
+def square_box(x: int, y: int, w: int, h: int, margin: float) -> tuple[int, int, int]:
+    """Square box (left, top, side) centred on a face box and grown by ``margin`` of its larger side."""
+    side = max(w, h) * (1.0 + 2.0 * margin)
+    cx, cy = x + w / 2.0, y + h / 2.0
+    side_i = max(1, int(round(side)))
+    return int(round(cx - side / 2.0)), int(round(cy - side / 2.0)), side_i
+
+
+def crop_face(
+    rgb: np.ndarray,
+    box: tuple[int, int, int, int],
+    margin: float = 0.2,
+    size: int = 224,
+    square: bool = True,
+) -> np.ndarray:
+    """Crop a face with a margin, square it and resize to ``size``×``size``.
+
+    Parts of the square outside the image are filled by replicating the border, so a face at the edge
+    keeps its scale instead of being stretched.
+    """
+    if size < 1:
+        raise ValueError(f"crop size must be positive, got {size}")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    x, y, w, h = (int(v) for v in box)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"empty face box {box}")
+    height, width = rgb.shape[:2]
+    if square:
+        left, top, side = square_box(x, y, w, h, margin)
+        right, bottom = left + side, top + side
+    else:
+        mx, my = int(round(w * margin)), int(round(h * margin))
+        left, top, right, bottom = x - mx, y - my, x + w + mx, y + h + my
+    pad_l, pad_t = max(0, -left), max(0, -top)
+    pad_r, pad_b = max(0, right - width), max(0, bottom - height)
+    region = rgb[max(0, top) : min(height, bottom), max(0, left) : min(width, right)]
+    if pad_l or pad_t or pad_r or pad_b:
+        region = cv2.copyMakeBorder(region, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
+    interp = cv2.INTER_AREA if region.shape[0] > size else cv2.INTER_LINEAR
+    if square:
+        return cv2.resize(region, (size, size), interpolation=interp)
+    # Keep the aspect ratio inside a square canvas (letterbox) when the caller does not square the crop.
+    scale = size / max(region.shape[:2])
+    resized = cv2.resize(
+        region,
+        (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale))),
+        interpolation=interp,
+    )
+    canvas = np.zeros((size, size, 3), dtype=np.uint8)
+    oy, ox = (size - resized.shape[0]) // 2, (size - resized.shape[1]) // 2
+    canvas[oy : oy + resized.shape[0], ox : ox + resized.shape[1]] = resized
+    return canvas
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 95) -> bytes:
+    """JPEG bytes of an RGB image (the storage format of face crops)."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV fails only on invalid arrays
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+#: File extensions by decoded format, for storing raw photos under a meaningful name.
+EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "gif": ".gif", "bmp": ".bmp", "tiff": ".tif"}
+
+
+def extension_for(fmt: str) -> str:
+    """File extension for a PIL format name (``.img`` for formats we do not name)."""
+    return EXTENSIONS.get(fmt.lower(), ".img")

@@ -1,0 +1,50 @@
+"""Ingestion: one namespace per enabled source (``sim_v1``, ``sim_v2``, ``pexels_v1``, …)."""
+
+from __future__ import annotations
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Node, Pipeline
+
+from expressions_ensemble.pipelines.ingestion import nodes
+from expressions_ensemble.variants import active_sources
+
+
+def _bind(func, source_name: str):  # type: ignore[no-untyped-def]
+    """The node function with the source's name bound (the namespace is the source's name)."""
+    return update_wrapper(partial(func, source_name), func)
+
+
+def source_pipeline(source_name: str) -> Pipeline:
+    """Ingestion of one source, namespaced by its name; datasets resolve through catalog factories."""
+    return Pipeline(
+        [
+            Node(
+                _bind(nodes.plan_searches, source_name),
+                inputs=["params:source", "params:ingestion"],
+                outputs="search_plan",
+                name="plan_searches",
+            ),
+            Node(
+                _bind(nodes.fetch_photos, source_name),
+                inputs=["search_plan", "params:source", "stored_photos"],
+                outputs=["raw_photos", "photo_hits"],
+                name="fetch_photos",
+            ),
+            Node(
+                nodes.build_photo_manifest,
+                inputs=["photo_hits", "params:ingestion"],
+                outputs="photo_manifest",
+                name="build_photo_manifest",
+            ),
+        ],
+        namespace=source_name,
+        parameters={
+            "params:source": f"params:ingestion.sources.{source_name}",
+            "params:ingestion": "params:ingestion",
+        },
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:  # type: ignore[no-untyped-def]
+    return Pipeline([source_pipeline(name) for name in active_sources()])
