@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_data_dir() -> Path:
-    """``$EXE_SHARED_DATA`` or ``../shared/data`` beside the repository."""
-    return Path(os.environ.get("EXE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+from support import REPO_ROOT, shared_data_dir
 
 
 @pytest.fixture(scope="session")
@@ -34,5 +28,9 @@ def project_copy(tmp_path: Path) -> Path:
     (dest / "conf" / "local").mkdir()
     shutil.copy(REPO_ROOT / "pyproject.toml", dest / "pyproject.toml")
     shutil.copy(REPO_ROOT / ".telemetry", dest / ".telemetry")
-    (dest / "src").symlink_to(REPO_ROOT / "src")
+    shutil.copytree(
+        REPO_ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    for layer in ("01_raw", "02_intermediate", "03_primary", "08_reporting"):
+        (dest / "data" / layer).mkdir(parents=True)
     return dest

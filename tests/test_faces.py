@@ -51,7 +51,7 @@ def test_mediapipe_finds_faces_in_real_photos(shared_data):
             boxes = det.detect(rgb)
             found += bool(boxes)
             for b in boxes:
-                assert 0 <= b.x and b.x + b.w <= rgb.shape[1] and 0 <= b.y and b.y + b.h <= rgb.shape[0]
+                assert b.x >= 0 and b.x + b.w <= rgb.shape[1] and b.y >= 0 and b.y + b.h <= rgb.shape[0]
     finally:
         det.close()
     rate = found / len(files)

@@ -30,7 +30,7 @@ def test_aliases_map_to_canonical(raw, expected):
 def test_unknown_labels_are_none_or_named_errors():
     assert normalise_label("contempt") is None
     assert normalise_label(None) is None
-    with pytest.raises(UnknownLabelError, match="contempt.*allowed: angry"):
+    with pytest.raises(UnknownLabelError, match=r"contempt.*allowed: angry"):
         require_label("contempt")
 
 
@@ -45,7 +45,7 @@ def test_dataset_maps_cover_the_canonical_set():
 
 def test_validate_classes_names_the_key():
     assert validate_classes(["Anger", "happiness"]) == ("angry", "happy")
-    with pytest.raises(UnknownLabelError, match="training.classes: unknown emotion 'bored'"):
+    with pytest.raises(UnknownLabelError, match=r"training\.classes: unknown emotion 'bored'"):
         validate_classes(["happy", "bored"], key="training.classes")
     with pytest.raises(ValueError, match="listed twice"):
         validate_classes(["anger", "angry"])

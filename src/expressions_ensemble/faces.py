@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -66,6 +67,11 @@ def _clip_box(x: float, y: float, w: float, h: float, width: int, height: int) -
     return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
 
 
+#: MediaPipe detectors inherited from a parent process through fork: kept referenced so they are never
+#: garbage-collected (their ``__del__`` would block) in the child.
+_INHERITED: list[object] = []
+
+
 class MediaPipeFaceDetector:
     """MediaPipe Tasks ``vision.FaceDetector`` in image mode with the shipped short-range model."""
 
@@ -81,6 +87,7 @@ class MediaPipeFaceDetector:
             min_detection_confidence=float(min_confidence),
         )
         self._detector = vision.FaceDetector.create_from_options(options)
+        self._pid = os.getpid()
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
@@ -96,9 +103,18 @@ class MediaPipeFaceDetector:
         return sorted(boxes, key=lambda b: -b.score)
 
     def close(self) -> None:
-        if self._detector is not None:
+        """Release the native detector; a copy inherited through fork is kept alive, never closed.
+
+        Closing (or garbage-collecting) a forked copy waits forever on the parent's dispatcher thread,
+        which does not exist in the child.
+        """
+        if self._detector is None:
+            return
+        if self._pid == os.getpid():
             self._detector.close()
-            self._detector = None
+        else:
+            _INHERITED.append(self._detector)
+        self._detector = None
 
     def __del__(self) -> None:  # native handles must be released before interpreter teardown
         with contextlib.suppress(Exception):

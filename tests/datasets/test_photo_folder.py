@@ -47,3 +47,9 @@ def test_unfinished_temporary_files_are_not_listed(tmp_path):
     (root / ".a.jpg.123.part").write_bytes(b"half")
     (root / "notes.txt").write_text("x")
     assert len(PhotoFolderDataset(str(root)).load()) == 0
+
+
+def test_saved_files_are_world_readable(tmp_path):
+    ds = PhotoFolderDataset(str(tmp_path / "p"))
+    ds.save({"a.jpg": b"x"})
+    assert (tmp_path / "p" / "a.jpg").stat().st_mode & 0o044 == 0o044

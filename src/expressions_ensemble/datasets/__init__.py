@@ -1,5 +1,13 @@
 """Kedro datasets the project needs and Kedro lacks."""
 
+from expressions_ensemble.datasets.credentials import CredentialsFileDataset
 from expressions_ensemble.datasets.photo_folder import PhotoFolder, PhotoFolderDataset
+from expressions_ensemble.datasets.reporting_io import FigureFolderDataset, OptionalDataset
 
-__all__ = ["PhotoFolder", "PhotoFolderDataset"]
+__all__ = [
+    "CredentialsFileDataset",
+    "FigureFolderDataset",
+    "OptionalDataset",
+    "PhotoFolder",
+    "PhotoFolderDataset",
+]

@@ -18,6 +18,9 @@ SourceFactory = Callable[[str, Mapping[str, Any], Mapping[str, Any]], PhotoSourc
 SOURCE_KINDS: dict[str, str] = {
     "simulator": "expressions_ensemble.sources.simulator:create_source",
     "folder": "expressions_ensemble.sources.folder:create_source",
+    "pexels": "expressions_ensemble.sources.pexels:create_source",
+    "pixabay": "expressions_ensemble.sources.pixabay:create_source",
+    "openverse": "expressions_ensemble.sources.openverse:create_source",
 }
 
 

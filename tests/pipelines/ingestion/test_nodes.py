@@ -48,7 +48,7 @@ def folder(tmp_path):
 def _run(folder, existing=None, policy="first"):
     source = {"kind": "folder", "path": str(folder)}
     plan = plan_searches("mine", source, INGESTION)
-    new, hits = fetch_photos("mine", plan, source, existing or {})
+    new, hits = fetch_photos("mine", plan, source, existing or {}, {})
     return new, build_photo_manifest(hits, {**INGESTION, "duplicate_label_policy": policy})
 
 

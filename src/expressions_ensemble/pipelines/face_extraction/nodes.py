@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,14 +72,15 @@ _state: dict[str, Any] = {}
 
 
 def _init_worker(params: FaceParams, photos: Mapping[str, bytes]) -> None:
+    """Build this process's detector. One inherited through fork is never reused: its threads are gone."""
     old: FaceDetector | None = _state.get("detector")
-    if old is not None and _state.get("params") != params:
+    if old is not None and _state.get("pid") == os.getpid():
         old.close()
-        old = None
     _state.update(
+        pid=os.getpid(),
         params=params,
         photos=photos,
-        detector=old or create_detector(params.detector, min_confidence=params.min_confidence),
+        detector=create_detector(params.detector, min_confidence=params.min_confidence),
     )
 
 

@@ -14,7 +14,8 @@ from tqdm.auto import tqdm
 
 from expressions_ensemble.datasets.photo_folder import IMAGE_SUFFIXES
 from expressions_ensemble.imaging import ImageDecodeError, extension_for, probe_image
-from expressions_ensemble.sources import Query, build_source
+from expressions_ensemble.sources import PhotoSource, Query, build_source
+from expressions_ensemble.sources.base import FetchError
 from expressions_ensemble.sources.plan import build_search_plan
 
 logger = logging.getLogger(__name__)
@@ -56,14 +57,29 @@ def plan_searches(source_name: str, source: Mapping[str, Any], ingestion: Mappin
 
 
 def fetch_photos(
-    source_name: str, plan: pd.DataFrame, source: Mapping[str, Any], existing: Mapping[str, bytes]
+    source_name: str,
+    plan: pd.DataFrame,
+    source: Mapping[str, Any],
+    existing: Mapping[str, bytes],
+    credentials: Mapping[str, Any],
 ) -> tuple[dict[str, bytes], pd.DataFrame]:
     """Run the plan against the source; fetch each photo not stored yet; describe every hit.
 
     Returns the new photos (file name -> bytes) and one row per hit with its fetch status. A photo
     already stored (same image id) is read back instead of fetched again, so re-runs skip downloads.
     """
-    src = build_source(source_name, source)
+    src = build_source(source_name, source, credentials)
+    try:
+        new, rows = _fetch_all(source_name, src, plan, existing)
+    finally:
+        src.close()
+    hits = pd.DataFrame(rows, columns=HIT_COLUMNS)
+    return new, hits.astype({"page": "int64", "rank": "int64"})
+
+
+def _fetch_all(
+    source_name: str, src: PhotoSource, plan: pd.DataFrame, existing: Mapping[str, bytes]
+) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     stored = {key: name for name in existing for key in (name, PurePosixPath(name).stem)}
     queries = [Query(**row) for row in plan[PLAN_COLUMNS].to_dict("records")]
     new: dict[str, bytes] = {}
@@ -90,7 +106,7 @@ def fetch_photos(
                 )  # fmt: skip
                 if image_id not in stored:
                     new[name] = data
-            except ImageDecodeError as exc:
+            except (ImageDecodeError, FetchError) as exc:
                 info["fetch_status"] = exc.reason
                 logger.info("%s: %s rejected (%s)", source_name, hit.source_id, exc)
             except Exception as exc:  # a source's failure for one photo must not end the run
@@ -108,8 +124,7 @@ def fetch_photos(
     logger.info(
         "%s: %d hits, %d photos fetched, %d already stored", source_name, len(rows), n_fetched, n_reused
     )
-    hits = pd.DataFrame(rows, columns=HIT_COLUMNS)
-    return new, hits.astype({"page": "int64", "rank": "int64"})
+    return new, rows
 
 
 def _resolve_label(labels: list[str], policy: str) -> str | None:

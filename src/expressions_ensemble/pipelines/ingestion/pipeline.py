@@ -27,7 +27,7 @@ def source_pipeline(source_name: str) -> Pipeline:
             ),
             Node(
                 _bind(nodes.fetch_photos, source_name),
-                inputs=["search_plan", "params:source", "stored_photos"],
+                inputs=["search_plan", "params:source", "stored_photos", "source_credentials"],
                 outputs=["raw_photos", "photo_hits"],
                 name="fetch_photos",
             ),
@@ -39,6 +39,7 @@ def source_pipeline(source_name: str) -> Pipeline:
             ),
         ],
         namespace=source_name,
+        inputs={"source_credentials": "source_credentials"},
         parameters={
             "params:source": f"params:ingestion.sources.{source_name}",
             "params:ingestion": "params:ingestion",

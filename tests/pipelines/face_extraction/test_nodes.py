@@ -1,0 +1,102 @@
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from expressions_ensemble.datasets import PhotoFolderDataset
+from expressions_ensemble.imaging import decode_image
+from expressions_ensemble.pipelines.face_extraction.nodes import (
+    FaceParams,
+    combine_counts,
+    count_faces,
+    extract_faces,
+)
+
+PARAMS = {"detector": "mediapipe", "min_confidence": 0.5, "face_policy": "largest",
+          "margin": 0.2, "crop_size": 64, "workers": 1, "min_face_size": 150}  # fmt: skip
+
+
+def _png(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _manifest(rows):
+    df = pd.DataFrame(rows, columns=["image_id", "path", "label", "outcome", "weak_label"])
+    df["source"] = "src"
+    return df
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("detector", "dlib", "face_extraction.detector: got 'dlib'; allowed: one of mediapipe, haar"),
+        (
+            "face_policy",
+            "all",
+            "face_extraction.face_policy: got 'all'; allowed: one of largest, single_only",
+        ),
+        ("crop_size", 4, "face_extraction.crop_size"),
+        ("min_confidence", 1.5, "face_extraction.min_confidence"),
+        ("workers", 0, "face_extraction.workers: expected a positive integer or 'auto'"),
+        ("colour", "red", r"face_extraction: unknown keys \['colour'\]"),
+    ],
+)
+def test_bad_parameters_name_key_and_allowed(key, value, message):
+    with pytest.raises(ValueError, match=message):
+        FaceParams.from_params({**PARAMS, key: value})
+
+
+@pytest.fixture
+def photos(tmp_path, shared_data):
+    """Two real faces, a blank image, a two-face collage, a tiny face and a truncated file."""
+    mux = sorted((shared_data / "muxspace" / "images").glob("*.jpg"))
+    faces = [decode_image(p.read_bytes()) for p in mux[:40]]
+    faces = [f for f in faces if f.shape[:2] == (350, 350)][:2]
+    store = PhotoFolderDataset(str(tmp_path / "raw"))
+    tiny = np.full((400, 400, 3), 200, np.uint8)  # a detectable face below min_face_size
+    tiny[100:220, 100:220] = np.asarray(Image.fromarray(faces[0]).resize((120, 120)))
+    store.save(
+        {
+            "a.png": _png(faces[0]),
+            "b.png": _png(faces[1]),
+            "blank.png": _png(np.full((300, 300, 3), 90, np.uint8)),
+            "two.png": _png(np.concatenate(faces, axis=1)),
+            "tiny.png": _png(tiny),
+            "trunc.png": _png(faces[0])[:3000],
+        }
+    )
+    rows = [(n, f"{n}.png", "happy", "kept", "happy") for n in ("a", "b", "blank", "two", "tiny", "trunc")]
+    rows.append(("dup", "a.png", None, "duplicate", "sad"))
+    return _manifest(rows), store.load()
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_kept_photo_gets_an_outcome(photos, workers):
+    manifest, folder = photos
+    crops, faces = extract_faces(manifest, folder, {**PARAMS, "workers": workers})
+    outcome = dict(zip(faces["image_id"], faces["reject_reason"].fillna("kept"), strict=True))
+    assert outcome == {
+        "a": "kept", "b": "kept", "two": "kept",
+        "blank": "no_face", "tiny": "face_too_small", "trunc": "truncated",
+    }  # fmt: skip
+    assert faces.set_index("image_id").at["two", "n_faces"] == 2
+    assert sorted(crops) == ["happy/a.jpg", "happy/b.jpg", "happy/two.jpg"]
+    assert all(decode_image(c).shape == (64, 64, 3) for c in crops.values())
+
+
+@pytest.mark.shared_data
+def test_single_only_policy_and_counts(photos):
+    manifest, folder = photos
+    _, faces = extract_faces(manifest, folder, {**PARAMS, "face_policy": "single_only"})
+    assert faces.set_index("image_id").at["two", "reject_reason"] == "multiple_faces"
+    counts = count_faces(manifest, faces).set_index("label")
+    assert counts.at["happy", "photos"] == 6 and counts.at["happy", "faces"] == 2
+    assert counts.at["happy", "multiple_faces"] == 1 and counts.at["happy", "no_face"] == 1
+    assert counts.at["all", "hits"] == 7 and counts.at["all", "face_share"] == pytest.approx(2 / 6, abs=1e-3)
+    both = combine_counts(counts.reset_index(), counts.reset_index().drop(columns=["no_face"]))
+    assert both["no_face"].tolist()[-1] == 0 and len(both) == 2 * len(counts)
