@@ -9,6 +9,9 @@ import pytest
 
 from support import REPO_ROOT, shared_data_dir
 
+# Reporting fixtures (synthetic prediction tables, headless Chromium) live in tests/reporting_support.py.
+pytest_plugins = ["reporting_support"]
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

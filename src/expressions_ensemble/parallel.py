@@ -6,6 +6,7 @@ input order so outputs are deterministic whatever the number of workers.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+_EMPTY = object()
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -50,6 +52,11 @@ def map_ordered(
     """Apply ``func`` to ``items`` in ``workers`` processes (inline when 1), yielding results in order."""
     bar = tqdm(total=total, desc=desc, unit="item", leave=False, disable=None)
     try:
+        items = iter(items)
+        first = next(items, _EMPTY)
+        if first is _EMPTY:  # nothing to do: no pool, no worker state
+            return
+        items = itertools.chain([first], items)
         if workers <= 1:
             if initializer is not None:
                 initializer(*initargs)

@@ -78,7 +78,7 @@ def photos(tmp_path, shared_data):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_every_kept_photo_gets_an_outcome(photos, workers):
     manifest, folder = photos
-    crops, faces = extract_faces(manifest, folder, {**PARAMS, "workers": workers})
+    crops, faces = extract_faces("src", manifest, folder, {**PARAMS, "workers": workers})
     outcome = dict(zip(faces["image_id"], faces["reject_reason"].fillna("kept"), strict=True))
     assert outcome == {
         "a": "kept", "b": "kept", "two": "kept",
@@ -92,11 +92,21 @@ def test_every_kept_photo_gets_an_outcome(photos, workers):
 @pytest.mark.shared_data
 def test_single_only_policy_and_counts(photos):
     manifest, folder = photos
-    _, faces = extract_faces(manifest, folder, {**PARAMS, "face_policy": "single_only"})
+    _, faces = extract_faces("src", manifest, folder, {**PARAMS, "face_policy": "single_only"})
     assert faces.set_index("image_id").at["two", "reject_reason"] == "multiple_faces"
-    counts = count_faces(manifest, faces).set_index("label")
+    counts = count_faces("src", manifest, faces).set_index("label")
     assert counts.at["happy", "photos"] == 6 and counts.at["happy", "faces"] == 2
     assert counts.at["happy", "multiple_faces"] == 1 and counts.at["happy", "no_face"] == 1
     assert counts.at["all", "hits"] == 7 and counts.at["all", "face_share"] == pytest.approx(2 / 6, abs=1e-3)
     both = combine_counts(counts.reset_index(), counts.reset_index().drop(columns=["no_face"]))
     assert both["no_face"].tolist()[-1] == 0 and len(both) == 2 * len(counts)
+
+
+def test_an_empty_source_gives_empty_tables(tmp_path):
+    manifest = _manifest([])
+    crops, faces = extract_faces("empty", manifest, PhotoFolderDataset(str(tmp_path)).load(), PARAMS)
+    assert crops == {} and faces.empty and list(faces.columns)[:3] == ["image_id", "source", "label"]
+    counts = count_faces("empty", manifest, faces)
+    assert counts[["source", "label", "hits", "photos", "faces"]].values.tolist() == [
+        ["empty", "all", 0, 0, 0]
+    ]

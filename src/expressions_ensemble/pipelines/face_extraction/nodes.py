@@ -109,15 +109,16 @@ def _extract_one(item: tuple[str, str, str]) -> tuple[dict[str, Any], bytes | No
 
 
 def extract_faces(
-    manifest: pd.DataFrame, photos: Mapping[str, bytes], params: Mapping[str, Any]
+    source: str, manifest: pd.DataFrame, photos: Mapping[str, bytes], params: Mapping[str, Any]
 ) -> tuple[dict[str, bytes], pd.DataFrame]:
     """Crops of the chosen face of every kept photo (``<label>/<image_id>.jpg``) and a row per photo."""
     p = FaceParams.from_params(params)
     kept = manifest[manifest["outcome"] == "kept"]
     items = list(zip(kept["image_id"], kept["path"], kept["label"], strict=True))
-    source = str(manifest["source"].iloc[0]) if len(manifest) else ""
     crops: dict[str, bytes] = {}
     rows = []
+    if not items:
+        logger.warning("%s: no photo to extract faces from (the source kept none)", source)
     results = map_ordered(
         _extract_one,
         items,
@@ -140,9 +141,8 @@ def extract_faces(
     return crops, faces
 
 
-def count_faces(manifest: pd.DataFrame, faces: pd.DataFrame) -> pd.DataFrame:
+def count_faces(source: str, manifest: pd.DataFrame, faces: pd.DataFrame) -> pd.DataFrame:
     """Per-class counts before and after extraction (the study's table), one row per (source, label)."""
-    source = str(manifest["source"].iloc[0]) if len(manifest) else ""
     kept = manifest[manifest["outcome"] == "kept"]
     table = pd.DataFrame(
         {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
+from expressions_ensemble.pipelines._wiring import bind_source
 from expressions_ensemble.pipelines.face_extraction import nodes
 from expressions_ensemble.variants import active_sources
 
@@ -13,13 +14,13 @@ def source_pipeline(source_name: str) -> Pipeline:
     return Pipeline(
         [
             Node(
-                nodes.extract_faces,
+                bind_source(nodes.extract_faces, source_name),
                 inputs=["photo_manifest", "raw_photos", "params:face_extraction"],
                 outputs=["face_crops", "faces_manifest"],
                 name="extract_faces",
             ),
             Node(
-                nodes.count_faces,
+                bind_source(nodes.count_faces, source_name),
                 inputs=["photo_manifest", "faces_manifest"],
                 outputs="face_counts",
                 name="count_faces",

@@ -124,6 +124,8 @@ def _fetch_all(
     logger.info(
         "%s: %d hits, %d photos fetched, %d already stored", source_name, len(rows), n_fetched, n_reused
     )
+    if not rows:
+        logger.warning("%s: the source returned no photo at all", source_name)
     return new, rows
 
 

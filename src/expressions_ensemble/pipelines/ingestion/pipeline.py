@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
+from expressions_ensemble.pipelines._wiring import bind_source
 from expressions_ensemble.pipelines.ingestion import nodes
 from expressions_ensemble.variants import active_sources
-
-
-def _bind(func, source_name: str):  # type: ignore[no-untyped-def]
-    """The node function with the source's name bound (the namespace is the source's name)."""
-    return update_wrapper(partial(func, source_name), func)
 
 
 def source_pipeline(source_name: str) -> Pipeline:
@@ -20,13 +14,13 @@ def source_pipeline(source_name: str) -> Pipeline:
     return Pipeline(
         [
             Node(
-                _bind(nodes.plan_searches, source_name),
+                bind_source(nodes.plan_searches, source_name),
                 inputs=["params:source", "params:ingestion"],
                 outputs="search_plan",
                 name="plan_searches",
             ),
             Node(
-                _bind(nodes.fetch_photos, source_name),
+                bind_source(nodes.fetch_photos, source_name),
                 inputs=["search_plan", "params:source", "stored_photos", "source_credentials"],
                 outputs=["raw_photos", "photo_hits"],
                 name="fetch_photos",

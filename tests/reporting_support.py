@@ -1,5 +1,5 @@
-"""Shared support of the reporting tests (loaded by ``tests/reporting/conftest.py`` and
-``tests/pipelines/reporting/conftest.py``): small prediction tables in both layouts, and headless Chromium.
+"""Shared support of the reporting tests (registered as a pytest plugin by ``tests/conftest.py``): small
+prediction tables in both layouts, and headless Chromium.
 
 Chromium is Debian's ``chromium``; when it is missing the set-up installs it with apt-get (as root),
 and tests that need it skip with the reason when that is impossible. It is driven over the DevTools
@@ -27,7 +27,7 @@ import pytest
 
 from expressions_ensemble.labels import STUDY_CLASSES, prob_column
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "reporting"
 
 CHROMIUM_FLAGS = (
