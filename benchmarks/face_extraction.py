@@ -64,6 +64,10 @@ def make_project(shared: Path) -> Path:
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(REPO / name, root / name)
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    # No MLflow runs: several sessions in one process share one SQLite store, which is not what is measured.
+    (root / "conf" / "muxspace" / "mlflow.yml").write_text(
+        "tracking:\n  disable_tracking:\n    pipelines: [ingestion, face_extraction]\n"
+    )
     return root
 
 
@@ -93,10 +97,9 @@ def main() -> None:
 
     bootstrap_project(project)
     mux = shared / "muxspace"
-    params = {
-        "ingestion.sources.muxspace.path": str(mux / "images"),
-        "ingestion.sources.muxspace.labels_csv": str(mux / "labels.csv"),
-    }
+    # in-process runtime params are nested mappings (deep-merged); dotted keys are a CLI convenience
+    source = {"path": str(mux / "images"), "labels_csv": str(mux / "labels.csv")}
+    params = {"ingestion": {"sources": {"muxspace": source}}}
     run_session(project, "ingestion", params)  # untimed: photos into data/01_raw
     crops = project / "data" / "03_primary" / "muxspace" / "face_crops"
     best: dict[str, float] = {}
@@ -110,9 +113,8 @@ def main() -> None:
                 seconds = time.perf_counter() - start
             else:
                 workers = 1 if name == "b" else 2
-                seconds = run_session(
-                    project, "face_extraction", {**params, "face_extraction.workers": workers}
-                )
+                run_params = {**params, "face_extraction": {"workers": workers}}
+                seconds = run_session(project, "face_extraction", run_params)
             best[name] = min(best.get(name, np.inf), seconds)
     n = len(files)
     rate = {k: n / v for k, v in best.items()}
