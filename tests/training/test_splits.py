@@ -1,0 +1,60 @@
+import pandas as pd
+import pytest
+
+from expressions_ensemble.training.splits import SplitError, split_counts, split_table
+
+
+def _table(n_per_class: dict[str, int], dup_groups: bool = False) -> pd.DataFrame:
+    rows = []
+    for label, n in n_per_class.items():
+        for i in range(n):
+            group = f"{label}-{i // 2}" if dup_groups else f"{label}-{i}"
+            rows.append({"image_id": f"{label}{i}", "label": label, "group": group, "outcome": "ok"})
+    return pd.DataFrame(rows)
+
+
+def test_stratified_and_seeded():
+    table = _table({"happy": 50, "sad": 20, "angry": 10})
+    a = split_table(table, ["happy", "sad", "angry"], 0.2, seed=1)
+    b = split_table(table, ["happy", "sad", "angry"], 0.2, seed=1)
+    c = split_table(table, ["happy", "sad", "angry"], 0.2, seed=2)
+    assert a["split"].tolist() == b["split"].tolist() != c["split"].tolist()
+    val = a[a["split"] == "val"]["label"].value_counts().to_dict()
+    assert val == {"happy": 10, "sad": 4, "angry": 2}
+
+
+def test_identical_photos_stay_on_one_side():
+    out = split_table(_table({"happy": 40, "sad": 40}, dup_groups=True), ["happy", "sad"], 0.25, seed=0)
+    assert (out.groupby("group")["split"].nunique() == 1).all()
+    assert set(out["split"]) == {"train", "val"}
+
+
+def test_rows_left_out_keep_a_reason():
+    table = _table({"happy": 10, "sad": 10, "neutral": 5})
+    table.loc[0, "outcome"] = "no_face"
+    out = split_table(table, ["happy", "sad"], 0.2)
+    assert out.loc[0, "split"] is None and out.loc[0, "outcome"] == "no_face"
+    assert (out[out["label"] == "neutral"]["outcome"] == "class_not_used").all()
+    counts = split_counts(out).set_index("label")
+    assert counts.at["happy", "train"] + counts.at["happy", "val"] == 9 and counts.at["happy", "no_face"] == 1
+    assert counts.at["neutral", "class_not_used"] == 5
+
+
+@pytest.mark.parametrize(
+    ("counts", "classes", "message"),
+    [
+        ({"happy": 10}, ["happy", "sad"], r"class 'sad' has no usable image"),
+        ({"happy": 10, "sad": 1}, ["happy", "sad"], r"class 'sad' has 1 distinct image, at least 2"),
+        ({}, ["happy"], r"no usable image"),
+        ({"happy": 3}, ["happy", "bored"], r"training\.classes: unknown emotion 'bored'"),
+    ],
+)
+def test_bad_data_fails_clearly(counts, classes, message):
+    table = _table(counts) if counts else pd.DataFrame(columns=["image_id", "label", "group", "outcome"])
+    with pytest.raises((SplitError, ValueError), match=message):
+        split_table(table, classes)
+
+
+def test_val_fraction_is_checked():
+    with pytest.raises(ValueError, match=r"training\.val_fraction must be between 0 and 1"):
+        split_table(_table({"happy": 4}), ["happy"], 1.5)
