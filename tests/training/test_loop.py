@@ -1,0 +1,116 @@
+import pytest
+import torch
+from torch import nn
+
+from expressions_ensemble.datasets.checkpoints import FileCheckpointStore
+from expressions_ensemble.training.loop import FitConfig, TrainingDivergedError, class_weights, fit
+
+MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def _data(n: int, seed: int) -> tuple[torch.Tensor, list[int]]:
+    """Class k = the bright quadrant k: learnable in a few epochs by a tiny CNN."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 60, (n, 3, 16, 16), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, 4, (n,), generator=g)
+    for i, k in enumerate(y.tolist()):
+        r, c = divmod(k, 2)
+        x[i, :, r * 8 : r * 8 + 8, c * 8 : c * 8 + 8] += 150
+    return x, y.tolist()
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, 4)
+    )
+
+
+CFG = FitConfig(learning_rate=0.01, batch_size=16, epochs=6, patience=10, augmentation="none")
+
+
+def test_learns_and_keeps_history():
+    xt, yt = _data(256, 0)
+    xv, yv = _data(64, 1)
+    result = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, CFG)
+    assert result.best_val_macro_f1 > 0.9
+    assert list(result.history["epoch"]) == list(range(1, 7))
+    assert {"train_loss", "val_loss", "val_accuracy", "val_macro_f1"} <= set(result.history.columns)
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    xt, yt = _data(64, 0)
+    xv, yv = _data(32, 1)
+    cfg = FitConfig(learning_rate=1e-9, batch_size=16, epochs=20, patience=2, augmentation="none")
+    result = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, cfg)
+    assert result.stopped == "early_stopping" and len(result.history) == result.best_epoch + 2
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path):
+    xt, yt = _data(128, 0)
+    xv, yv = _data(32, 1)
+    store = FileCheckpointStore(tmp_path)
+    full = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, CFG)
+
+    def stop_after_3(epoch, row):
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            _model(),
+            xt,
+            yt,
+            xv,
+            yv,
+            4,
+            MEAN,
+            STD,
+            CFG,
+            checkpoints=store,
+            data_key="d",
+            progress=stop_after_3,
+        )
+    # the interrupt came after epoch 3's metrics but before its checkpoint: resume at epoch 3
+    resumed = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, CFG, checkpoints=store, data_key="d")
+    assert resumed.resumed_from == 3
+    assert resumed.history["val_macro_f1"].round(6).tolist() == full.history["val_macro_f1"].round(6).tolist()
+    # other data or settings do not pick up this checkpoint
+    other = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, CFG, checkpoints=store, data_key="other")
+    assert other.resumed_from is None
+
+
+def test_nan_loss_fails_with_advice():
+    xt, yt = _data(64, 0)
+    xt = xt.clone()
+    cfg = FitConfig(learning_rate=1e12, batch_size=16, epochs=3, augmentation="none", optimizer="sgd")
+    with pytest.raises(
+        TrainingDivergedError, match=r"lower training\.learning_rate \(now 1000000000000\.0\)"
+    ):
+        fit(_model(), xt, yt, xt, yt, 4, MEAN, STD, cfg)
+
+
+def test_bad_settings_name_key_and_allowed_values():
+    with pytest.raises(
+        ValueError, match=r"training\.optimizer: got 'rmsprop'; allowed: one of adam, adamw, sgd"
+    ):
+        FitConfig(optimizer="rmsprop")
+    with pytest.raises(ValueError, match=r"training\.imbalance"):
+        FitConfig(imbalance="oversample")
+
+
+def test_imbalance_options_run():
+    xt, yt = _data(64, 0)
+    weights = class_weights(torch.tensor([0, 0, 0, 1]).numpy(), 3)
+    assert weights[0] < weights[1] and weights[2] == 0
+    for imbalance in ("weighted_loss", "balanced_sampler"):
+        cfg = FitConfig(
+            learning_rate=0.01, batch_size=16, epochs=1, imbalance=imbalance, augmentation="light"
+        )
+        assert len(fit(_model(), xt, yt, xt, yt, 4, MEAN, STD, cfg).history) == 1
+
+
+def test_damaged_checkpoint_says_what_to_do(tmp_path):
+    (tmp_path / "last.pt").write_bytes(b"garbage")
+    with pytest.raises(Exception, match="delete it to train from the start"):
+        FileCheckpointStore(tmp_path).load("x")
