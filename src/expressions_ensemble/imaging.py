@@ -1,7 +1,8 @@
-"""The one home of image handling: decode any photo to RGB, crop a face, resize, encode.
+"""The one home of image handling: decode any photo to RGB, crop a face, resize, encode, model input.
 
 A crop made for training and one made for a film frame come from :func:`crop_face`, so both see the
-same margin, squaring and interpolation.
+same margin, squaring and interpolation; every model input (training, evaluation, film frames) comes
+from :func:`to_tensor_batch` (or its two stages), so every model sees the same pixels.
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Largest image (in pixels) we agree to decode: a guard against decompression bombs.
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -170,3 +175,109 @@ EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "gif": ".gif", "bm
 def extension_for(fmt: str) -> str:
     """File extension for a PIL format name (``.img`` for formats we do not name)."""
     return EXTENSIONS.get(fmt.lower(), ".img")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Model input: preprocessing variants, resize and normalisation
+# ---------------------------------------------------------------------------------------------------
+
+#: Preprocessing variants of the autoencoder study: colour, grey replicated to three channels, and a
+#: tighter crop of the face crop (less hair and background).
+PREPROCESSING_VARIANTS: tuple[str, ...] = ("rgb", "grayscale", "close_crop")
+
+#: Share of the face crop's side that ``close_crop`` keeps (centred).
+CLOSE_CROP_FRACTION = 0.8
+
+
+def validate_preprocessing(variant: object, key: str = "preprocessing") -> str:
+    """The variant name if known; otherwise fail naming ``key`` and the allowed values."""
+    if not isinstance(variant, str) or variant not in PREPROCESSING_VARIANTS:
+        raise ValueError(
+            f"{key}: unknown preprocessing {variant!r}; allowed: {', '.join(PREPROCESSING_VARIANTS)}"
+        )
+    return variant
+
+
+def _centre_square(img: np.ndarray, fraction: float = 1.0) -> np.ndarray:
+    """Central square of side ``fraction`` × the shorter side (a view, no copy)."""
+    height, width = img.shape[:2]
+    side = max(1, int(round(min(height, width) * fraction)))
+    top, left = (height - side) // 2, (width - side) // 2
+    return img[top : top + side, left : left + side]
+
+
+def prepare_face(image: np.ndarray, size: int, variant: str = "rgb") -> np.ndarray:
+    """One face crop as the model sees it before normalisation: uint8 (size, size, 3) RGB.
+
+    A non-square input is centre-cropped to a square first (face crops are already square), so a
+    picture is never stretched. Grey inputs (H, W) or (H, W, 1) become three equal channels.
+    """
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape[:2]:
+        raise ValueError(f"expected an RGB (H, W, 3) or grey (H, W) image, got shape {image.shape}")
+    region = _centre_square(image, CLOSE_CROP_FRACTION if variant == "close_crop" else 1.0)
+    if region.shape[0] != size:
+        interp = cv2.INTER_AREA if region.shape[0] > size else cv2.INTER_LINEAR
+        region = cv2.resize(np.ascontiguousarray(region), (size, size), interpolation=interp)
+    if variant == "grayscale" and region.ndim == 3:
+        region = cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_RGB2GRAY)
+    if region.ndim == 2:
+        return np.repeat(region[:, :, None], 3, axis=2)
+    return region
+
+
+def prepare_batch(images: list[np.ndarray], size: int, variant: str = "rgb") -> np.ndarray:
+    """Face crops as one uint8 array (N, 3, size, size): the cacheable stage before normalisation.
+
+    Training keeps this array (decoded and resized once) and normalises each augmented batch with
+    :func:`normalise_batch`; evaluation and film frames go through :func:`to_tensor_batch`, which is
+    these two steps in a row, so every consumer sees identical pixels.
+    """
+    validate_preprocessing(variant)
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ValueError(f"input size must be a positive integer, got {size!r}")
+    size = int(size)
+    out = np.empty((len(images), 3, size, size), dtype=np.uint8)
+    for i, image in enumerate(images):
+        try:
+            out[i] = prepare_face(np.asarray(image), size, variant).transpose(2, 0, 1)
+        except ValueError as exc:
+            raise ValueError(f"image {i}: {exc}") from None
+    return out
+
+
+def _channel_triple(values: object, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.shape != (3,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be three finite numbers (R, G, B), got {values!r}")
+    return arr
+
+
+def normalise_batch(batch: np.ndarray, mean: object, std: object) -> np.ndarray:
+    """uint8 (N, 3, H, W) to float32 ``(x / 255 - mean) / std`` per channel."""
+    mean_a = _channel_triple(mean, "mean")
+    std_a = _channel_triple(std, "std")
+    if np.any(std_a <= 0):
+        raise ValueError(f"std must be positive, got {std!r}")
+    scale = (1.0 / (255.0 * std_a)).astype(np.float32)[None, :, None, None]
+    offset = (mean_a / std_a).astype(np.float32)[None, :, None, None]
+    out = np.empty(batch.shape, dtype=np.float32)
+    np.multiply(batch, scale, out=out)
+    out -= offset
+    return out
+
+
+def to_tensor_batch(
+    images: list[np.ndarray], size: int, mean: object, std: object, variant: str = "rgb"
+) -> torch.Tensor:
+    """Face crops (RGB uint8) to the model's input tensor (N, 3, size, size) float32.
+
+    The one preprocessing function of training, evaluation and film frames. ``torch`` is imported
+    here, not at module level, so the decoding and cropping workers never pay for it.
+    """
+    import torch
+
+    return torch.from_numpy(normalise_batch(prepare_batch(images, size, variant), mean, std))

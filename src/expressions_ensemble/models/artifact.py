@@ -1,0 +1,395 @@
+"""The self-describing model artifact: one file holding the weights and everything needed to use them.
+
+Format (version 1): a zip with two members,
+
+- ``expressions_ensemble_model.json``: ``{"format": FORMAT, "version": 1, "spec": {...}, "weights":
+  {"member": "weights.pt", "sha256": ..., "bytes": ...}, "versions": {...}}``;
+- ``weights.pt``: the ``state_dict`` written by ``torch.save``.
+
+Loading reads the JSON header first and refuses anything else (random bytes, a plain ``torch.save``
+checkpoint, another JSON, a truncated or altered file) with a :class:`ModelArtifactError` naming the
+file and the problem. Weights are read with ``torch.load(weights_only=True)`` (no pickled code runs)
+into a model rebuilt with ``pretrained="none"``, so loading never downloads anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import timm
+import torch
+from torch import nn
+
+from expressions_ensemble.imaging import to_tensor_batch, validate_preprocessing
+from expressions_ensemble.labels import validate_classes
+from expressions_ensemble.models.backbones import (
+    BackboneError,
+    build_backbone,
+    data_config,
+    validate_pretrained,
+    validate_trainable,
+)
+
+#: Identifies our artifacts; the version says which layout of the header follows.
+FORMAT = "expressions-ensemble/model-artifact"
+VERSION = 1
+HEADER_MEMBER = "expressions_ensemble_model.json"
+WEIGHTS_MEMBER = "weights.pt"
+#: A header is small; a larger one is not ours (and is not read into memory).
+MAX_HEADER_BYTES = 1_000_000
+
+
+class ModelArtifactError(ValueError):
+    """A file that is not a usable model artifact; the message names the file and what is wrong."""
+
+
+def _triple(values: Sequence[float], name: str) -> tuple[float, float, float]:
+    try:
+        out = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected three numbers (R, G, B), got {values!r}") from None
+    if len(out) != 3 or not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{name}: expected three finite numbers (R, G, B), got {values!r}")
+    return out  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything besides the weights that using a model needs, and where it came from.
+
+    ``backbone`` is the resolved timm name (rebuilt with random weights, then loaded); ``input_size``,
+    ``mean``, ``std`` and ``preprocessing`` feed :func:`~expressions_ensemble.imaging.to_tensor_batch`;
+    ``pretrained`` and ``trainable`` record how training started; ``metadata`` holds anything
+    JSON-serialisable (training source, metrics, class counts, dates).
+    """
+
+    backbone: str
+    classes: tuple[str, ...]
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    preprocessing: str = "rgb"
+    trainable: str | dict[str, int] = "all"
+    pretrained: str = "none"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.backbone, str) or not timm.is_model(self.backbone):
+            raise ValueError(f"spec.backbone: {self.backbone!r} is not a timm model name")
+        object.__setattr__(self, "classes", validate_classes(self.classes, key="spec.classes"))
+        if isinstance(self.input_size, bool) or not isinstance(self.input_size, int) or self.input_size < 1:
+            raise ValueError(f"spec.input_size: expected a positive integer, got {self.input_size!r}")
+        object.__setattr__(self, "mean", _triple(self.mean, "spec.mean"))
+        object.__setattr__(self, "std", _triple(self.std, "spec.std"))
+        if min(self.std) <= 0:
+            raise ValueError(f"spec.std: must be positive, got {self.std}")
+        validate_preprocessing(self.preprocessing, key="spec.preprocessing")
+        object.__setattr__(self, "trainable", validate_trainable(self.trainable, key="spec.trainable"))
+        validate_pretrained(self.pretrained, key="spec.pretrained")
+        if not isinstance(self.metadata, Mapping):
+            raise ValueError(f"spec.metadata: expected a mapping, got {type(self.metadata).__name__}")
+        object.__setattr__(self, "metadata", _jsonable(dict(self.metadata), "spec.metadata"))
+
+    @classmethod
+    def from_model(
+        cls,
+        model: nn.Module,
+        classes: Sequence[str],
+        *,
+        preprocessing: str = "rgb",
+        trainable: str | dict[str, int] = "all",
+        pretrained: str = "none",
+        input_size: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ModelSpec:
+        """A spec for a timm model: backbone name, input size and normalisation read from the model."""
+        cfg = data_config(model)
+        backbone = model.pretrained_cfg.get("architecture") or type(model).__name__.lower()
+        return cls(
+            backbone=backbone,
+            classes=tuple(classes),
+            input_size=int(input_size or cfg.input_size),
+            mean=cfg.mean,
+            std=cfg.std,
+            preprocessing=preprocessing,
+            trainable=trainable,
+            pretrained=pretrained,
+            metadata=dict(metadata or {}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples as lists)."""
+        out = asdict(self)
+        out["classes"], out["mean"], out["std"] = list(self.classes), list(self.mean), list(self.std)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelSpec:
+        """Inverse of :meth:`to_dict`; unknown or missing keys fail by name."""
+        names = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"spec: unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
+        missing = {"backbone", "classes", "input_size", "mean", "std"} - set(data)
+        if missing:
+            raise ValueError(f"spec: missing keys {sorted(missing)}")
+        return cls(**{**data, "classes": tuple(data["classes"])})
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    """Plain JSON types (numpy scalars and arrays converted); anything else fails naming its place."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value  # NaN is kept (json writes NaN); a metric may legitimately be undefined
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise ValueError(f"{where}: {type(value).__name__} is not JSON-serialisable; store numbers, text, lists")
+
+
+class LoadedModel(nn.Module):
+    """A ready model in eval mode with its spec; ``predict_proba`` takes RGB face crops."""
+
+    def __init__(self, model: nn.Module, spec: ModelSpec) -> None:
+        super().__init__()
+        self.model = model
+        self.spec = spec
+        self.eval()
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.spec.classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
+        """The model's input tensor for RGB uint8 face crops (the one preprocessing function)."""
+        spec = self.spec
+        return to_tensor_batch(images, spec.input_size, spec.mean, spec.std, spec.preprocessing)
+
+    def predict_proba(self, images: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities (N, len(classes)), columns in ``classes`` order; eval mode, no gradients."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        was_training = self.training
+        self.eval()
+        device = next(self.model.parameters()).device
+        out = np.empty((len(images), len(self.classes)), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                x = self.preprocess(images[start : start + batch_size]).to(device)
+                out[start : start + len(x)] = torch.softmax(self.model(x).float(), dim=1).cpu().numpy()
+        self.train(was_training)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------------
+
+
+def _state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    inner = model.model if isinstance(model, LoadedModel) else model
+    return {k: v.detach().cpu().contiguous() for k, v in inner.state_dict().items()}
+
+
+def artifact_bytes(model: nn.Module, spec: ModelSpec) -> bytes:
+    """The artifact file's content for ``model`` (or a :class:`LoadedModel`) described by ``spec``."""
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"spec must be a ModelSpec, got {type(spec).__name__}")
+    state = _state_dict(model)
+    # Refuse now rather than at loading time: the weights must fit the described backbone and classes.
+    _check_shapes(state, spec, "the model to save")
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    weights = buf.getvalue()
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": spec.to_dict(),
+        "weights": {
+            "member": WEIGHTS_MEMBER,
+            "sha256": hashlib.sha256(weights).hexdigest(),
+            "bytes": len(weights),
+        },
+        "versions": {"torch": torch.__version__, "timm": timm.__version__},
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(HEADER_MEMBER, json.dumps(header, indent=2), compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr(WEIGHTS_MEMBER, weights, compress_type=zipfile.ZIP_STORED)
+    return out.getvalue()
+
+
+def save_artifact(path: str | Path, model: nn.Module, spec: ModelSpec) -> Path:
+    """Write the artifact atomically (a killed run never leaves a half-written file under ``path``)."""
+    from expressions_ensemble.datasets.photo_folder import write_atomic
+
+    path = Path(path)
+    write_atomic(path, artifact_bytes(model, spec))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------------
+
+
+def _what_is(data: bytes) -> str:
+    """A short guess of what a non-artifact file is, for the error message."""
+    head = data[:16].lstrip()
+    if not data:
+        return "an empty file"
+    if head.startswith((b"{", b"[")):
+        return "a JSON/text file"
+    if data[:1] == b"\x80":
+        return "a pickle (legacy torch.save checkpoint)"
+    if data[:4] == b"\x89HDF":
+        return "an HDF5 file"
+    return "not a zip archive"
+
+
+def _ends_with_zip_directory(data: bytes) -> bool:
+    """Whether the zip end record closes the file exactly.
+
+    ``zipfile`` searches backwards for that record, so a truncated artifact would otherwise open as the
+    ``torch.save`` zip stored inside it and be misreported as a plain checkpoint.
+    """
+    pos = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65_535))
+    if pos < 0 or pos + 22 > len(data):
+        return False
+    return pos + 22 + int.from_bytes(data[pos + 20 : pos + 22], "little") == len(data)
+
+
+def _check_shapes(state: Mapping[str, torch.Tensor], spec: ModelSpec, source: str) -> None:
+    """Names and shapes of ``state`` against the described model, built on the meta device (no memory)."""
+    with torch.device("meta"):
+        expected = timm.create_model(
+            spec.backbone, pretrained=False, num_classes=len(spec.classes)
+        ).state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        parts = [
+            f"{label} {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        ]
+        raise ModelArtifactError(
+            f"{source}: the weights do not fit {spec.backbone} with {len(spec.classes)} classes "
+            f"({'; '.join(parts)})"
+        )
+
+
+def _check_fits(state: Mapping[str, torch.Tensor], spec: ModelSpec, source: str) -> nn.Module:
+    try:
+        model = build_backbone(spec.backbone, len(spec.classes), pretrained="none", key="spec.backbone")
+    except BackboneError as exc:
+        raise ModelArtifactError(f"{source}: {exc}") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()
+        detail = " ".join(line.strip() for line in first[:3])
+        raise ModelArtifactError(
+            f"{source}: the weights do not fit {spec.backbone} with {len(spec.classes)} classes ({detail})"
+        ) from None
+    return model
+
+
+def read_artifact(data: bytes, source: str = "<bytes>") -> LoadedModel:
+    """A :class:`LoadedModel` from artifact bytes; ``source`` names the file in error messages."""
+    if not data.startswith(b"PK"):
+        raise ModelArtifactError(f"{source}: not a model artifact ({_what_is(data)})")
+    if not _ends_with_zip_directory(data):
+        raise ModelArtifactError(f"{source}: not a model artifact: damaged or truncated zip (no end record)")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelArtifactError(
+            f"{source}: not a model artifact: damaged or truncated zip ({exc})"
+        ) from None
+    with zf:
+        names = zf.namelist()
+        if HEADER_MEMBER not in names:
+            if any(n.endswith("data.pkl") for n in names):
+                raise ModelArtifactError(
+                    f"{source}: a plain PyTorch checkpoint (torch.save), not a model artifact: it has no "
+                    f"header describing backbone, classes and preprocessing; write it with save_artifact"
+                )
+            raise ModelArtifactError(f"{source}: a zip without {HEADER_MEMBER}; not a model artifact")
+        try:
+            info = zf.getinfo(HEADER_MEMBER)
+            if info.file_size > MAX_HEADER_BYTES:
+                raise ModelArtifactError(f"{source}: header of {info.file_size} bytes; not a model artifact")
+            header = json.loads(zf.read(HEADER_MEMBER))
+        except ModelArtifactError:
+            raise
+        except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelArtifactError(f"{source}: unreadable header ({exc})") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            found = header.get("format") if isinstance(header, dict) else type(header).__name__
+            raise ModelArtifactError(f"{source}: header format {found!r}, expected {FORMAT!r}")
+        version = header.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ModelArtifactError(f"{source}: invalid format version {version!r}")
+        if version > VERSION:
+            raise ModelArtifactError(
+                f"{source}: format version {version} is newer than this code reads ({VERSION}); update the "
+                f"package"
+            )
+        try:
+            spec = ModelSpec.from_dict(header["spec"])
+            weights_info = header["weights"]
+            member, digest = weights_info["member"], weights_info["sha256"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelArtifactError(f"{source}: invalid header: {exc}") from None
+        if member not in names:
+            raise ModelArtifactError(f"{source}: weights member {member!r} is missing")
+        if zf.getinfo(member).file_size != weights_info.get("bytes"):
+            raise ModelArtifactError(f"{source}: weights size differs from the header (altered file)")
+        try:
+            weights = zf.read(member)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise ModelArtifactError(f"{source}: weights unreadable, damaged file ({exc})") from None
+    if hashlib.sha256(weights).hexdigest() != digest:
+        raise ModelArtifactError(f"{source}: weights checksum mismatch (damaged or altered file)")
+    try:
+        state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for foreign or unsafe pickles
+        raise ModelArtifactError(f"{source}: weights are not a safe tensor state_dict ({exc})") from None
+    if not isinstance(state, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ModelArtifactError(f"{source}: weights are not a mapping of names to tensors")
+    model = _check_fits(state, spec, source)
+    return LoadedModel(model, spec)
+
+
+def load_artifact(path: str | Path) -> LoadedModel:
+    """Load a model artifact file into a ready :class:`LoadedModel` (eval mode, on the CPU)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelArtifactError(f"{path}: no such model artifact") from None
+    except IsADirectoryError:
+        raise ModelArtifactError(f"{path}: is a directory, not a model artifact file") from None
+    return read_artifact(data, str(path))
