@@ -9,8 +9,9 @@ from kedro_telemetry.plugin import _check_for_telemetry_consent
 from support import REPO_ROOT, run_kedro
 
 SMALL = (
-    "ingestion.sources.sim_v1.per_page=6,ingestion.sources.sim_v1.max_pages=1,"
-    "ingestion.sources.sim_v2.per_page=3,ingestion.sources.sim_v2.max_pages=1,face_extraction.workers=2"
+    "ingestion.sources.sim_v1.per_page=8,ingestion.sources.sim_v1.max_pages=1,"
+    "ingestion.sources.sim_v2.per_page=3,ingestion.sources.sim_v2.max_pages=1,face_extraction.workers=2,"
+    "training.epochs=2,training.input_size=64"
 )
 
 
@@ -32,6 +33,7 @@ def test_default_run_then_rerun_fetches_nothing(project_copy):
     first = run_kedro(project_copy, "run", "--params", SMALL)
     assert "Pipeline execution completed successfully" in first.stdout + first.stderr
     data = project_copy / "data"
+    _check_training_tracked(project_copy)
     manifest = pd.read_parquet(data / "02_intermediate" / "sim_v2" / "photo_manifest.parquet")
     assert len(manifest) == 7 * 3 * 3  # 21 v2 keywords x 3 hits, every hit accounted for
     assert set(manifest["outcome"]) <= {"kept", "duplicate"}
@@ -50,6 +52,25 @@ def test_default_run_then_rerun_fetches_nothing(project_copy):
     assert "sim_v2: 63 hits, 0 photos fetched" in log, log[-3000:]
     again = pd.read_parquet(data / "02_intermediate" / "sim_v2" / "photo_manifest.parquet")
     pd.testing.assert_frame_equal(manifest, again)
+
+
+def _check_training_tracked(project) -> None:
+    """Each source's model, history, confusion matrix and metrics are in the run's local MLflow store."""
+    from mlflow import MlflowClient
+
+    from expressions_ensemble.models import load_artifact
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("expressions_ensemble")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED" and run.data.params["training.epochs"] == "2"
+    for source in ("sim_v1", "sim_v2"):
+        assert len(client.get_metric_history(run.info.run_id, f"{source}.val_macro_f1")) == 2
+        assert {f"{source}.val.recall.{c}" for c in ("angry", "happy")} <= set(run.data.metrics)
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id, source)}
+        assert {f"{source}/model.eemodel", f"{source}/confusion_matrix.png"} <= artifacts
+        model = load_artifact(project / "data" / "06_models" / source / "model.eemodel")
+        assert model.classes == ("angry", "fear", "happy", "sad", "surprise")
 
 
 @pytest.mark.slow

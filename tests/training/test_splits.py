@@ -9,8 +9,17 @@ def _table(n_per_class: dict[str, int], dup_groups: bool = False) -> pd.DataFram
     for label, n in n_per_class.items():
         for i in range(n):
             group = f"{label}-{i // 2}" if dup_groups else f"{label}-{i}"
-            rows.append({"image_id": f"{label}{i}", "label": label, "group": group, "outcome": "ok"})
-    return pd.DataFrame(rows)
+            rows.append(
+                {
+                    "image_id": f"{label}{i}",
+                    "dataset": "d",
+                    "label": label,
+                    "group": group,
+                    "split": None,
+                    "outcome": "ok",
+                }
+            )
+    return pd.DataFrame(rows, columns=["image_id", "dataset", "label", "group", "split", "outcome"])
 
 
 def test_stratified_and_seeded():
@@ -43,14 +52,18 @@ def test_rows_left_out_keep_a_reason():
 @pytest.mark.parametrize(
     ("counts", "classes", "message"),
     [
-        ({"happy": 10}, ["happy", "sad"], r"class 'sad' has no usable image"),
-        ({"happy": 10, "sad": 1}, ["happy", "sad"], r"class 'sad' has 1 distinct image, at least 2"),
-        ({}, ["happy"], r"no usable image"),
+        ({"happy": 10}, ["happy", "sad"], r"training\.classes: dataset d has no usable image of sad"),
+        (
+            {"happy": 10, "sad": 1},
+            ["happy", "sad"],
+            r"class 'sad' has 1 distinct training image\(s\), at least 2",
+        ),
+        ({}, ["happy"], r"the dataset is empty"),
         ({"happy": 3}, ["happy", "bored"], r"training\.classes: unknown emotion 'bored'"),
     ],
 )
 def test_bad_data_fails_clearly(counts, classes, message):
-    table = _table(counts) if counts else pd.DataFrame(columns=["image_id", "label", "group", "outcome"])
+    table = _table(counts)
     with pytest.raises((SplitError, ValueError), match=message):
         split_table(table, classes)
 
@@ -58,3 +71,14 @@ def test_bad_data_fails_clearly(counts, classes, message):
 def test_val_fraction_is_checked():
     with pytest.raises(ValueError, match=r"training\.val_fraction must be between 0 and 1"):
         split_table(_table({"happy": 4}), ["happy"], 1.5)
+
+
+def test_published_splits_are_kept():
+    table = _table({"happy": 10, "sad": 10})
+    table.loc[table.index[:4], "split"] = "test"
+    out = split_table(table, ["happy", "sad"], 0.25, seed=0)
+    assert (out.loc[table.index[:4], "split"] == "test").all()
+    assert set(out["split"]) == {"train", "val", "test"}
+    table.loc[table.index[4:8], "split"] = "val"  # a published validation set is used as it is
+    out = split_table(table, ["happy", "sad"], 0.25, seed=0)
+    assert out["split"].value_counts().to_dict() == {"train": 12, "test": 4, "val": 4}

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from expressions_ensemble import metrics
+from expressions_ensemble.models import freeze_norm_statistics
 from expressions_ensemble.training.augment import augment_batch, get_preset
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,8 @@ class FitResult:
 
 
 def _to_float(batch: torch.Tensor) -> torch.Tensor:
-    return batch.float().div_(255.0)
+    # channels_last runs convolutions about 1.5x faster on this CPU (measured for EfficientNet-Lite0)
+    return batch.float().div_(255.0).contiguous(memory_format=torch.channels_last)
 
 
 def _normalise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -155,6 +157,7 @@ def fit(
     y_val = np.asarray(val_labels, dtype=np.int64)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("training.trainable leaves no parameter to train")
@@ -188,6 +191,7 @@ def fit(
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         order = _epoch_order(y_train, config.imbalance, rng)
         model.train()
+        freeze_norm_statistics(model)  # frozen stages keep their pretrained batch-norm statistics
         total, seen = 0.0, 0
         for b, i in enumerate(range(0, len(order), config.batch_size)):
             idx = torch.from_numpy(order[i : i + config.batch_size])

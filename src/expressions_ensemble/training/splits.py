@@ -2,7 +2,9 @@
 
 Rows are grouped by content (``group`` column, e.g. the sha256 of the photo, or the video of an
 Aff-Wild2 frame) and whole groups are assigned to one side, per class, in a seeded order. Rows that
-cannot be used are kept in the table with an ``outcome`` saying why, so they can be counted.
+cannot be used are kept in the table with an ``outcome`` saying why, so they can be counted; the class
+set is applied by :func:`~expressions_ensemble.sources.curated.table.restrict_classes`, the one place
+that marks ``class_not_used``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from expressions_ensemble.labels import validate_classes
+from expressions_ensemble.sources.curated.table import restrict_classes
 
 
 class SplitError(ValueError):
@@ -27,46 +30,44 @@ def split_table(
     seed: int = 42,
     key: str = "training",
 ) -> pd.DataFrame:
-    """Add ``split`` (train / val) to the usable rows of ``table`` (columns label, group, outcome).
+    """Mark rows outside ``classes`` and carve a validation split from the training rows.
 
-    Rows whose ``outcome`` is not ``ok`` keep it; rows of other classes get ``class_not_used``. Every
-    class needs at least two groups so that both sides see it; a missing or too small class fails naming
-    the class, its count and what to change.
+    ``table`` has columns dataset, label, group, split (published split or null) and outcome. Rows with
+    a published ``val`` or ``test`` split keep it; when there is no usable ``val`` row, whole groups of
+    the remaining rows go to ``val`` per class. Every class needs at least two groups to be split; a
+    missing or too small class fails naming the class, its count and what to change.
     """
-    classes = validate_classes(classes, key=f"{key}.classes")
     if not 0.0 < float(val_fraction) < 1.0:
         raise ValueError(f"{key}.val_fraction must be between 0 and 1 (exclusive), got {val_fraction!r}")
-    missing_cols = {"label", "group", "outcome"} - set(table.columns)
+    missing_cols = {"dataset", "label", "group", "split", "outcome"} - set(table.columns)
     if missing_cols:
         raise ValueError(f"split_table needs columns {sorted(missing_cols)}")
-    out = table.copy()
-    out["split"] = None
+    if table.empty:
+        raise SplitError(f"{key}: the dataset is empty: no image to train on")
+    out = restrict_classes(table, classes, key=f"{key}.classes").astype({"split": object})
+    classes = validate_classes(classes)
     usable = out["outcome"] == "ok"
-    out.loc[usable & ~out["label"].isin(classes), "outcome"] = "class_not_used"
-    usable = out["outcome"] == "ok"
-    if not usable.any():
-        raise SplitError(f"{key}: no usable image for classes {list(classes)} (the dataset is empty)")
-    groups = out.loc[usable].groupby("group", sort=False)["label"].agg(lambda s: s.iloc[0])
+    out.loc[~usable, "split"] = None
+    if (usable & (out["split"] == "val")).any():
+        out.loc[usable & out["split"].isna(), "split"] = "train"
+        return out
+    pool = usable & (out["split"].isna() | (out["split"] == "train"))
+    groups = out.loc[pool].groupby("group", sort=False)["label"].agg(lambda s: s.iloc[0])
     rng = np.random.default_rng(seed)
     val_groups: set[object] = set()
     for label in classes:
         members = groups.index[groups.to_numpy() == label].to_numpy()
-        if len(members) == 0:
-            raise SplitError(
-                f"{key}.classes: class {label!r} has no usable image in this dataset; "
-                f"remove it from {key}.classes or add images labelled {label!r}"
-            )
         if len(members) < 2:
             raise SplitError(
-                f"{key}: class {label!r} has {len(members)} distinct image, at least 2 are needed for a "
-                f"stratified split; remove it from {key}.classes or add images"
+                f"{key}: class {label!r} has {len(members)} distinct training image(s), at least 2 are "
+                f"needed for a stratified split; remove it from {key}.classes or add images"
             )
         order = rng.permutation(len(members))
         n_val = min(len(members) - 1, max(1, math.floor(len(members) * float(val_fraction) + 0.5)))
         val_groups.update(members[order[:n_val]].tolist())
     in_val = out["group"].isin(val_groups)
-    out.loc[usable & in_val, "split"] = "val"
-    out.loc[usable & ~in_val, "split"] = "train"
+    out.loc[pool & in_val, "split"] = "val"
+    out.loc[pool & ~in_val, "split"] = "train"
     return out
 
 

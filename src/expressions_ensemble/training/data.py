@@ -1,0 +1,77 @@
+"""Training tables and the decoded-image cache.
+
+A *training table* has one row per candidate image: ``image_id``, ``dataset``, ``label``, ``group``
+(rows of one group never straddle train and validation: the photo's sha256, or a video), ``path`` and
+``outcome`` (``ok`` or why the image cannot be used). Images are decoded and resized once into a uint8
+array by :func:`decode_images`; a file that fails to decode becomes an outcome, not a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from expressions_ensemble.imaging import ImageDecodeError, prepare_face, validate_preprocessing
+
+logger = logging.getLogger(__name__)
+
+TABLE_COLUMNS = ["image_id", "dataset", "label", "group", "path", "split", "outcome"]
+
+
+def weak_label_table(source: str, photo_manifest: pd.DataFrame, faces: pd.DataFrame) -> pd.DataFrame:
+    """The training table of a weak-label source: every photo that reached face extraction.
+
+    The label is the photo's weak label; ``group`` is its content hash, so an identical photo never sits
+    on both sides of the split; ``path`` names its face crop. Photos without a crop keep the reason.
+    """
+    sha = photo_manifest.loc[photo_manifest["outcome"] == "kept", ["image_id", "sha256"]]
+    table = faces.merge(sha, on="image_id", how="left", validate="one_to_one")
+    return pd.DataFrame(
+        {
+            "image_id": table["image_id"].astype(str),
+            "dataset": source,
+            "label": table["label"],
+            "group": table["sha256"].fillna(table["image_id"]).astype(str),
+            "path": table["crop"],
+            "split": None,
+            "outcome": np.where(table["kept"].astype(bool), "ok", table["reject_reason"].fillna("no_crop")),
+        },
+        columns=TABLE_COLUMNS,
+    )
+
+
+def decode_images(
+    table: pd.DataFrame,
+    read: Callable[[Any], np.ndarray],
+    size: int,
+    variant: str = "rgb",
+    desc: str = "decode",
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Decode the rows with a split into one uint8 array (N, 3, size, size), in table order.
+
+    ``read(row)`` returns an RGB image; failures set the row's outcome to the decode reason and clear
+    its split, so the returned table says exactly which rows the array holds (``split`` not null).
+    """
+    validate_preprocessing(variant)
+    out = table.copy()
+    rows = out.index[out["split"].notna()]
+    images = np.empty((len(rows), 3, size, size), dtype=np.uint8)
+    kept = 0
+    failed: dict[str, int] = {}
+    for idx in tqdm(rows, desc=desc, unit="img", leave=False, disable=None):
+        try:
+            images[kept] = prepare_face(read(out.loc[idx]), size, variant).transpose(2, 0, 1)
+            kept += 1
+        except ImageDecodeError as exc:
+            out.loc[idx, ["outcome", "split"]] = [exc.reason, None]
+            failed[exc.reason] = failed.get(exc.reason, 0) + 1
+    if failed:
+        logger.warning(
+            "%s: %d images could not be decoded and are left out: %s", desc, sum(failed.values()), failed
+        )
+    return images[:kept], out
