@@ -623,17 +623,28 @@ class HttpSearchSource(SearchSource):
     image_sizes: ClassVar[tuple[str, ...]] = ("original",)
     filter_keys: ClassVar[frozenset[str]] = frozenset()
     default_policy: ClassVar[HttpPolicy] = HttpPolicy()
+    #: Where the API key goes: a request header (Pexels: ``Authorization``) or, when None, the subclass
+    #: puts ``self._key`` into its query (Pixabay); the names users set it under, for error hints.
+    key_header: ClassVar[str | None] = None
+    key_env_var: ClassVar[str] = ""
+    key_credential: ClassVar[str] = ""
 
     def __init__(
         self,
         name: str,
         params: Mapping[str, Any],
+        api_key: str | None = None,
         *,
-        api_headers: Mapping[str, str] | None = None,
-        auth_hint: str = "",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._key = api_key
+        api_headers = {self.key_header: api_key} if self.key_header and api_key else None
+        auth_hint = (
+            f"Check {self.key_env_var} or `{self.key_credential}` in conf/local/credentials.yml"
+            if self.key_env_var
+            else ""
+        )
         self.name = name
         key = f"ingestion.sources.{name}"
         unknown = sorted(set(params) - PIPELINE_KEYS - SOURCE_KEYS)

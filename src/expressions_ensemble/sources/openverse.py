@@ -11,8 +11,7 @@ BY-SA, BY-NC, CC0 …): each hit stores its own, and ``filters: {license_type: c
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from expressions_ensemble.sources.base import Query, SearchPage
@@ -51,16 +50,6 @@ class OpenverseSource(HttpSearchSource):
     )
     # Anonymous quota is small (about 20 a minute): pause a minute when it is nearly spent; be polite.
     default_policy = HttpPolicy(min_remaining=2, pause_seconds=60.0, min_interval=1.0, max_requests=1000)
-
-    def __init__(
-        self,
-        name: str,
-        params: Mapping[str, Any],
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(name, params, sleep=sleep, clock=clock)
 
     def search_request(self, query: Query, page: int) -> tuple[str, dict[str, Any]]:
         params = {"q": query.query, "page_size": self.per_page, "page": page, **self.filters}

@@ -9,8 +9,7 @@ the hourly limit (200 by default) shows only as a 429. Images come from Pexels' 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from expressions_ensemble.sources.base import Query, SearchPage
@@ -31,24 +30,9 @@ class PexelsSource(HttpSearchSource):
     image_sizes = ("large", "large2x", "original", "medium", "small", "portrait", "landscape", "tiny")
     filter_keys = frozenset({"orientation", "size", "color", "locale"})
     default_policy = HttpPolicy(min_remaining=20, pause_seconds=30.0)
-
-    def __init__(
-        self,
-        name: str,
-        params: Mapping[str, Any],
-        api_key: str,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            name,
-            params,
-            api_headers={"Authorization": api_key},
-            auth_hint=f"Check {ENV_VAR} or `{CREDENTIAL_KEY}` in conf/local/credentials.yml",
-            sleep=sleep,
-            clock=clock,
-        )
+    key_header = "Authorization"
+    key_env_var = ENV_VAR
+    key_credential = CREDENTIAL_KEY
 
     def search_request(self, query: Query, page: int) -> tuple[str, dict[str, Any]]:
         params = {"query": query.query, "per_page": self.per_page, "page": page, **self.filters}

@@ -11,8 +11,7 @@ and stored (the ingestion pipeline does), never referenced by their CDN URL.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from expressions_ensemble.sources.base import Query, SearchPage
@@ -48,24 +47,8 @@ class PixabaySource(HttpSearchSource):
         }
     )
     default_policy = HttpPolicy(min_remaining=20, pause_seconds=30.0)
-
-    def __init__(
-        self,
-        name: str,
-        params: Mapping[str, Any],
-        api_key: str,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            name,
-            params,
-            auth_hint=f"Check {ENV_VAR} or `{CREDENTIAL_KEY}` in conf/local/credentials.yml",
-            sleep=sleep,
-            clock=clock,
-        )
-        self._key = api_key
+    key_env_var = ENV_VAR  # the key travels in the query (``key=``), added by search_request
+    key_credential = CREDENTIAL_KEY
 
     def search_request(self, query: Query, page: int) -> tuple[str, dict[str, Any]]:
         if len(query.query) > 100:
