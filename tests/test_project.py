@@ -11,7 +11,7 @@ from support import REPO_ROOT, run_kedro
 SMALL = (
     "ingestion.sources.sim_v1.per_page=8,ingestion.sources.sim_v1.max_pages=1,"
     "ingestion.sources.sim_v2.per_page=3,ingestion.sources.sim_v2.max_pages=1,face_extraction.workers=2,"
-    "training.epochs=2,training.input_size=64"
+    "training.epochs=2,training.input_size=64,baselines.datasets.lab.per_class=12"
 )
 
 
@@ -64,7 +64,9 @@ def _check_training_tracked(project) -> None:
     experiment = client.get_experiment_by_name("expressions_ensemble")
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED" and run.data.params["training.epochs"] == "2"
-    for source in ("sim_v1", "sim_v2"):
+    evaluation = json.loads((project / "data" / "07_model_output" / "lab" / "evaluation.json").read_text())
+    assert evaluation["split"] == "test" and evaluation["n_images"] == 5 * 2  # 20% of 12 per class, rounded
+    for source in ("sim_v1", "sim_v2", "lab"):
         assert len(client.get_metric_history(run.info.run_id, f"{source}.val_macro_f1")) == 2
         assert {f"{source}.val.recall.{c}" for c in ("angry", "happy")} <= set(run.data.metrics)
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, source)}
@@ -101,7 +103,9 @@ def test_conf_env_chooses_the_source_namespaces(project_copy):
 def test_kedro_viz_build_shows_the_pipelines(project_copy):
     run_kedro(project_copy, "viz", "build")
     main = json.loads((project_copy / "build" / "api" / "main").read_text())
-    assert {"__default__", "ingestion", "face_extraction"} <= {p["id"] for p in main["pipelines"]}
-    assert {"sim_v1", "sim_v2"} <= set(main["modular_pipelines"])
+    assert {"__default__", "ingestion", "face_extraction", "training", "baselines"} <= {
+        p["id"] for p in main["pipelines"]
+    }
+    assert {"sim_v1", "sim_v2", "lab"} <= set(main["modular_pipelines"])
     node_names = {n["name"] for n in main["nodes"]}
     assert {"sim_v1.photo_manifest", "sim_v2.face_crops", "face_counts_all"} <= node_names

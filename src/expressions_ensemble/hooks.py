@@ -22,4 +22,9 @@ class SourceVariantsHook:
 
             # Pipelines registered for another environment's sources in this process are stale.
             pipelines.configure(pipelines._pipelines_module)
-        logger.info("Source variants of env %r: %s", context.env, ", ".join(variants.active_sources()))
+        logger.info(
+            "Variants of env %r: sources %s; baselines %s",
+            context.env,
+            ", ".join(variants.active_sources()) or "none",
+            ", ".join(variants.active_baselines()) or "none",
+        )

@@ -44,7 +44,9 @@ def split_table(
         raise ValueError(f"split_table needs columns {sorted(missing_cols)}")
     if table.empty:
         raise SplitError(f"{key}: the dataset is empty: no image to train on")
-    out = restrict_classes(table, classes, key=f"{key}.classes").astype({"split": object})
+    out = restrict_classes(table, classes, key=f"{key}.classes").astype({"split": object, "group": object})
+    # a row without a group (most curated datasets) is its own group
+    out["group"] = out["group"].where(out["group"].notna(), out["image_id"]).astype(str)
     classes = validate_classes(classes)
     usable = out["outcome"] == "ok"
     out.loc[~usable, "split"] = None
