@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff check --no-cache src tests benchmarks
+.venv/bin/ruff format --no-cache --check src tests benchmarks
 exec .venv/bin/python -m pytest "$@"

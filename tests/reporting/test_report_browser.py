@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from reporting_support import ARTIFACTS
 
 from expressions_ensemble.pipelines.reporting import nodes
 from expressions_ensemble.reporting.config import parse_config
+from reporting_support import ARTIFACTS
 
 
 def build_synthetic_report(study_layout: dict, movie_list: list, truth: pd.DataFrame) -> str:

@@ -15,10 +15,10 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
-from reporting_support import ARTIFACTS
 
 from expressions_ensemble import settings
 from expressions_ensemble.pipelines.reporting import create_pipeline
+from reporting_support import ARTIFACTS
 from support import run_kedro
 
 OPTIONAL_INPUTS = {
