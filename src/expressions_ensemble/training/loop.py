@@ -153,8 +153,8 @@ def fit(
     torch.manual_seed(config.seed)
     if config.threads:
         torch.set_num_threads(config.threads)
-    y_train = np.asarray(train_labels, dtype=np.int64)
-    y_val = np.asarray(val_labels, dtype=np.int64)
+    y_train = np.array(train_labels, dtype=np.int64)  # a writable copy: batches index it
+    y_val = np.array(val_labels, dtype=np.int64)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     model.to(memory_format=torch.channels_last)
