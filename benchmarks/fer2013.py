@@ -6,7 +6,7 @@ macro-F1 and wall time on the published test split (target: accuracy >= 0.70 in 
 this 2-core machine), then scores the model on ``../shared/data/muxspace`` (face crops made by the
 project's own detector and crop function): the domain gap.
 
-    .venv/bin/python benchmarks/fer2013.py [--epochs 8] [--size 64] [--lr 1e-3]
+    .venv/bin/python benchmarks/fer2013.py [--epochs 8] [--size 64] [--lr 1e-3] [--schedule cosine]
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--schedule", default="cosine", choices=["constant", "cosine"])
+    parser.add_argument("--smoothing", type=float, default=0.1)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -78,7 +80,8 @@ def main() -> None:
     training = {
         "classes": list(STUDY_CLASSES), "val_fraction": 0.1, "backbone": "tf_efficientnet_lite0",
         "pretrained": "offline", "trainable": "all", "input_size": args.size, "augmentation": "light",
-        "learning_rate": args.lr, "batch_size": args.batch, "epochs": args.epochs, "patience": 3, "seed": 42,
+        "learning_rate": args.lr, "batch_size": args.batch, "epochs": args.epochs, "patience": args.epochs,
+        "seed": 42, "schedule": args.schedule, "label_smoothing": args.smoothing,
     }  # fmt: skip
     start = time.perf_counter()
     table = read_baseline("fer2013", dataset)

@@ -99,6 +99,24 @@ def test_bad_settings_name_key_and_allowed_values():
         FitConfig(imbalance="oversample")
 
 
+def test_cosine_schedule_decays_and_resumes_identically(tmp_path):
+    xt, yt = _data(64, 0)
+    cfg = FitConfig(learning_rate=0.01, batch_size=16, epochs=4, augmentation="none", schedule="cosine")
+    full = fit(_model(), xt, yt, xt, yt, 4, MEAN, STD, cfg)
+    store = FileCheckpointStore(tmp_path)
+
+    def stop(epoch, row):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), xt, yt, xt, yt, 4, MEAN, STD, cfg, checkpoints=store, progress=stop)
+    resumed = fit(_model(), xt, yt, xt, yt, 4, MEAN, STD, cfg, checkpoints=store)
+    assert resumed.history["train_loss"].round(6).tolist() == full.history["train_loss"].round(6).tolist()
+    with pytest.raises(ValueError, match=r"training\.schedule: got 'step'"):
+        FitConfig(schedule="step")
+
+
 def test_imbalance_options_run():
     xt, yt = _data(64, 0)
     weights = class_weights(torch.tensor([0, 0, 0, 1]).numpy(), 3)

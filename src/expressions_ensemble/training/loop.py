@@ -29,6 +29,7 @@ from expressions_ensemble.training.augment import augment_batch, get_preset
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine")
 IMBALANCE = ("none", "weighted_loss", "balanced_sampler")
 
 
@@ -49,12 +50,16 @@ class FitConfig:
     seed: int = 42
     augmentation: str = "light"
     imbalance: str = "none"
+    schedule: str = "constant"  # learning rate over the epochs: constant | cosine (decays to 0 at the last)
+    label_smoothing: float = 0.0
     threads: int = 0  # 0 = all cores
 
     def __post_init__(self) -> None:
         checks = [
             (self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}"),
             (self.imbalance in IMBALANCE, "imbalance", f"one of {', '.join(IMBALANCE)}"),
+            (self.schedule in SCHEDULES, "schedule", f"one of {', '.join(SCHEDULES)}"),
+            (0.0 <= self.label_smoothing < 1.0, "label_smoothing", "a number in [0, 1)"),
             (self.learning_rate > 0, "learning_rate", "a positive number"),
             (self.weight_decay >= 0, "weight_decay", "a non-negative number"),
             (self.batch_size >= 1, "batch_size", "a positive integer"),
@@ -169,7 +174,8 @@ def fit(
             params, lr=config.learning_rate, momentum=0.9, weight_decay=config.weight_decay
         )
     weight = class_weights(y_train, n_classes) if config.imbalance == "weighted_loss" else None
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
+    val_loss_fn = nn.CrossEntropyLoss(weight=weight)
     preset = get_preset(config.augmentation)
     fingerprint = config.fingerprint(data_key)
 
@@ -190,6 +196,10 @@ def fit(
         rng = np.random.default_rng([config.seed, epoch])
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         order = _epoch_order(y_train, config.imbalance, rng)
+        if config.schedule == "cosine":  # set per epoch from its number, so a resumed run gets the same rate
+            rate = 0.5 * config.learning_rate * (1 + math.cos(math.pi * (epoch - 1) / config.epochs))
+            for group in optimizer.param_groups:
+                group["lr"] = rate
         model.train()
         freeze_norm_statistics(model)  # frozen stages keep their pretrained batch-norm statistics
         total, seen = 0.0, 0
@@ -210,7 +220,7 @@ def fit(
             total += loss.item() * len(idx)
             seen += len(idx)
         logits = predict_logits(model, val_images, mean_t, std_t)
-        val_loss = float(loss_fn(logits, torch.from_numpy(y_val))) if len(y_val) else math.nan
+        val_loss = float(val_loss_fn(logits, torch.from_numpy(y_val))) if len(y_val) else math.nan
         cm = metrics.confusion_matrix(y_val, logits.argmax(1).numpy(), n_classes)
         row = {
             "epoch": epoch,
