@@ -6,13 +6,9 @@ import pytest
 from expressions_ensemble.datasets import ModelArtifactDataset
 from expressions_ensemble.datasets.checkpoints import FileCheckpointStore
 from expressions_ensemble.models import BackboneError
-from expressions_ensemble.pipelines.training.nodes import (
-    TrainingParams,
-    evaluate_model,
-    split_training_table,
-    train_model,
-)
+from expressions_ensemble.pipelines.training.nodes import evaluate_model, split_training_table, train_model
 from expressions_ensemble.simulation import render_lab_dataset
+from expressions_ensemble.training.recipe import TrainingParams
 
 CLASSES = ["angry", "happy", "sad", "surprise"]
 PARAMS = {

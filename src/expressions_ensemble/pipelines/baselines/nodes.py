@@ -10,9 +10,9 @@ import torch
 from matplotlib.figure import Figure
 
 from expressions_ensemble.models import LoadedModel, ModelSpec
-from expressions_ensemble.pipelines.training.nodes import _evaluate, _train, split_training_table
 from expressions_ensemble.sources.curated import load_image, read_curated
 from expressions_ensemble.training.loop import CheckpointStore
+from expressions_ensemble.training.recipe import evaluate_recipe, split_recipe, train_recipe
 
 #: Keys of a baseline's entry that are not the reader's parameters.
 ENTRY_KEYS = ("kind", "enabled", "training")
@@ -33,7 +33,7 @@ def split_baseline(
     table: pd.DataFrame, training: Mapping[str, Any], dataset: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Published splits kept; a validation split carved from the training rows where none is published."""
-    return split_training_table(table, _training(training, dataset))
+    return split_recipe(table, _training(training, dataset))
 
 
 def train_baseline(
@@ -44,7 +44,7 @@ def train_baseline(
     checkpoints: CheckpointStore,
 ) -> tuple[tuple[torch.nn.Module, ModelSpec], pd.DataFrame, dict[str, Any]]:
     """The recipe on a curated dataset's images."""
-    return _train(name, split, load_image, _training(training, dataset), checkpoints)
+    return train_recipe(name, split, load_image, _training(training, dataset), checkpoints)
 
 
 def evaluate_baseline(
@@ -52,4 +52,4 @@ def evaluate_baseline(
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure]:
     """Scores on the published test split (the validation split where a dataset publishes none)."""
     on = "test" if (split["split"] == "test").any() else "val"
-    return _evaluate(name, model, split, load_image, on)
+    return evaluate_recipe(name, model, split, load_image, on)

@@ -1,0 +1,195 @@
+"""The training recipe as functions of a training table: train a model, evaluate it.
+
+Weak-label sources and curated comparison datasets differ only in how a row's image is read (a face
+crop from the photo store, or a file / inline image of a curated dataset), so both pipelines call
+:func:`train_recipe` and :func:`evaluate_recipe` with their own ``read``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from expressions_ensemble import metrics
+from expressions_ensemble.imaging import validate_preprocessing
+from expressions_ensemble.labels import STUDY_CLASSES, validate_classes
+from expressions_ensemble.models import (
+    LoadedModel,
+    ModelSpec,
+    check_backbone,
+    create_model,
+    data_config,
+    freeze,
+    validate_trainable,
+)
+from expressions_ensemble.training.data import decode_images
+from expressions_ensemble.training.loop import CheckpointStore, FitConfig, fit, predict_logits
+from expressions_ensemble.training.splits import split_counts, split_table
+
+logger = logging.getLogger(__name__)
+
+ImageReader = Callable[[pd.Series], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Validated ``training`` parameters: the class set, the split, the model and the optimisation."""
+
+    classes: tuple[str, ...] = STUDY_CLASSES
+    val_fraction: float = 0.2
+    backbone: str = "tf_efficientnet_lite0"
+    pretrained: str = "offline"
+    trainable: Any = "all"
+    input_size: int | None = None  # None: the backbone's own
+    preprocessing: str = "rgb"
+    fit: FitConfig = field(default_factory=FitConfig)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> TrainingParams:
+        own = {f.name for f in fields(cls)} - {"fit"}
+        fit_keys = {f.name for f in fields(FitConfig)}
+        unknown = set(params) - own - fit_keys
+        if unknown:
+            raise ValueError(f"training: unknown keys {sorted(unknown)}; allowed: {sorted(own | fit_keys)}")
+        size = params.get("input_size")
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 1024
+        ):
+            raise ValueError(
+                f"training.input_size: got {size!r}; allowed: null or an integer from 16 to 1024"
+            )
+        p = cls(
+            classes=validate_classes(params.get("classes", STUDY_CLASSES), key="training.classes"),
+            val_fraction=float(params.get("val_fraction", 0.2)),
+            backbone=str(params.get("backbone", cls.backbone)),
+            pretrained=str(params.get("pretrained", cls.pretrained)),
+            trainable=validate_trainable(params.get("trainable", "all"), key="training.trainable"),
+            input_size=size,
+            preprocessing=validate_preprocessing(
+                params.get("preprocessing", "rgb"), "training.preprocessing"
+            ),
+            fit=FitConfig(**{k: v for k, v in params.items() if k in fit_keys}),
+        )
+        # before any data is read: an unavailable backbone fails now, naming what can be used offline
+        check_backbone(p.backbone, p.pretrained, key="training.backbone")
+        return p
+
+
+def split_recipe(table: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training table split as the recipe's parameters say, and its counts (what was left out, why).
+
+    The parameters are validated first, so an unavailable backbone fails before any image is read.
+    """
+    p = TrainingParams.from_params(params)
+    split = split_table(table, p.classes, p.val_fraction, p.fit.seed)
+    return split, split_counts(split)
+
+
+def train_recipe(
+    name: str, split: pd.DataFrame, read: ImageReader, params: Mapping[str, Any],
+    checkpoints: CheckpointStore | None,
+) -> tuple[tuple[torch.nn.Module, ModelSpec], pd.DataFrame, dict[str, Any]]:  # fmt: skip
+    p = TrainingParams.from_params(params)
+    torch.manual_seed(p.fit.seed)  # the new classifier head's initialisation is part of the recipe's seed
+    model = create_model(p.backbone, p.classes, p.pretrained, key="training.backbone")
+    n_trainable = freeze(model, p.trainable, key="training.trainable")
+    cfg = data_config(model)
+    size = p.input_size or cfg.input_size
+    used = split[split["split"].isin(["train", "val"])].copy()
+    images, used = decode_images(used, read, size, p.preprocessing, desc=f"{name}: decode")
+    used = used[used["split"].notna()]
+    codes = metrics.encode_labels(used["label"].tolist(), p.classes)
+    is_train = (used["split"] == "train").to_numpy()
+    data_key = (
+        ",".join(used["image_id"].astype(str)) + f"|{size}|{p.preprocessing}|{p.backbone}|{p.trainable}"
+    )
+    logger.info(
+        "%s: training %s (%s weights, %d trainable values) on %d images, validating on %d, input %d",
+        name, p.backbone, p.pretrained, n_trainable, is_train.sum(), (~is_train).sum(), size,
+    )  # fmt: skip
+    tensor = torch.from_numpy(images)
+    result = fit(
+        model, tensor[is_train], codes[is_train], tensor[~is_train], codes[~is_train], len(p.classes),
+        cfg.mean, cfg.std, p.fit, checkpoints=checkpoints, data_key=data_key,
+    )  # fmt: skip
+    counts = used.groupby(["split", "label"]).size()
+    spec = ModelSpec.from_model(
+        model, p.classes, preprocessing=p.preprocessing, trainable=p.trainable, pretrained=p.pretrained,
+        input_size=size,
+        metadata={
+            "trained_on": name, "best_epoch": result.best_epoch, "stopped": result.stopped,
+            "best_val_macro_f1": result.best_val_macro_f1, "seconds": round(result.seconds, 1),
+            "class_counts": {f"{s}.{c}": int(n) for (s, c), n in counts.items()},
+        },
+    )  # fmt: skip
+    history = result.history.assign(model=name)
+    mlflow_history = {
+        key: [
+            {"value": float(v), "step": int(e)} for e, v in zip(history["epoch"], history[key], strict=True)
+        ]
+        for key in ("train_loss", "val_loss", "val_accuracy", "val_macro_f1")
+    }
+    mlflow_history |= {
+        f"train_count.{c}": {"value": float(counts.get(("train", c), 0)), "step": 0} for c in p.classes
+    }
+    return (model.to(memory_format=torch.contiguous_format), spec), history, mlflow_history
+
+
+def evaluate_recipe(
+    name: str, model: LoadedModel, split: pd.DataFrame, read: ImageReader, on: str
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure]:
+    spec = model.spec
+    rows = split[split["split"] == on].copy()
+    images, rows = decode_images(rows, read, spec.input_size, spec.preprocessing, desc=f"{name}: {on}")
+    rows = rows[rows["split"].notna()]
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
+    logits = predict_logits(model.model, torch.from_numpy(images), mean, std)
+    classes = list(spec.classes)
+    cm = metrics.confusion_matrix(
+        metrics.encode_labels(rows["label"].tolist(), classes), logits.argmax(1).numpy(), len(classes)
+    )
+    per_class = pd.DataFrame(
+        {
+            "model": name, "split": on, "class": classes, "support": cm.sum(axis=1),
+            "precision": np.divide(
+                np.diag(cm), cm.sum(axis=0), out=np.zeros(len(classes)), where=cm.sum(axis=0) > 0
+            ),
+            "recall": metrics.per_class_recall(cm), "f1": metrics.per_class_f1(cm),
+        }
+    )  # fmt: skip
+    summary = {
+        "model": name, "split": on, "n_images": int(cm.sum()), "accuracy": metrics.accuracy(cm),
+        "macro_f1": metrics.macro_f1(cm), "classes": classes, "confusion_matrix": cm.tolist(),
+        "recall": dict(zip(classes, per_class["recall"].round(4).tolist(), strict=True)),
+    }  # fmt: skip
+    scores = {"accuracy": summary["accuracy"], "macro_f1": summary["macro_f1"]}
+    scores |= {f"recall.{c}": float(r) for c, r in zip(classes, per_class["recall"], strict=True)}
+    figure = confusion_figure(cm, classes, f"{name} ({on}, macro-F1 {summary['macro_f1']:.3f})")
+    return summary, per_class, {k: {"value": float(v), "step": 0} for k, v in scores.items()}, figure
+
+
+def confusion_figure(cm: np.ndarray, classes: list[str], title: str) -> Figure:
+    """Row-normalised confusion matrix with counts, as the study showed them."""
+    fig = Figure(figsize=(1.1 * len(classes) + 2, 1.0 * len(classes) + 1.5))
+    ax = fig.subplots()
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{cm[i, j]}\n{rates[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                    color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true (weak label)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
