@@ -106,7 +106,7 @@ def train_recipe(
     images, used = decode_images(used, read, size, p.preprocessing, desc=f"{name}: decode")
     used = used[used["split"].notna()]
     codes = metrics.encode_labels(used["label"].tolist(), p.classes)
-    is_train = (used["split"] == "train").to_numpy()
+    is_train = np.array(used["split"] == "train", dtype=bool)  # writable: torch indexes with it
     data_key = (
         ",".join(used["image_id"].astype(str)) + f"|{size}|{p.preprocessing}|{p.backbone}|{p.trainable}"
     )
