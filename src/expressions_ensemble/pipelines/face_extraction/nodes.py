@@ -93,8 +93,9 @@ def _extract_one(item: tuple[str, str, str]) -> tuple[dict[str, Any], bytes | No
         rgb = decode_image(_state["photos"][path], max_pixels=p.max_pixels)
     except ImageDecodeError as exc:
         return row | {"reject_reason": exc.reason}, None
-    except OSError as exc:
-        return row | {"reject_reason": "unreadable", "crop": None} | {"detail": str(exc)}, None
+    except OSError as exc:  # the stored file went missing or cannot be read
+        logger.warning("%s: %s", path, exc)
+        return row | {"reject_reason": "unreadable"}, None
     row |= {"image_height": rgb.shape[0], "image_width": rgb.shape[1]}
     boxes = _state["detector"].detect(rgb)
     chosen, outcome = select_faces(boxes, p.face_policy, p.min_face_size)

@@ -89,8 +89,8 @@ def _fetch_all(
     for hit in tqdm(src.hits(queries), desc=f"{source_name}: hits", unit="hit", leave=False, disable=None):
         image_id = image_id_for(hit.source_id)
         if image_id not in seen:
-            info: dict[str, Any] = {"sha256": None, "width": None, "height": None, "format": None}
-            info |= {"n_bytes": None, "path": None, "fetch_status": "ok"}
+            info: dict[str, Any] = dict.fromkeys(("sha256", "width", "height", "format", "n_bytes", "path"))
+            info["fetch_status"] = "ok"
             try:
                 if image_id in stored:
                     data = existing[stored[image_id]]

@@ -27,6 +27,7 @@ from expressions_ensemble.sources.curated.table import (
     ParamError,
     as_path,
     choice,
+    label_from_index,
     make_table,
 )
 
@@ -120,15 +121,11 @@ def read_fer2013_csv(csv_path: str | Path, public_test: str = "test") -> pd.Data
             except ValueError as exc:
                 row |= {"outcome": MALFORMED_LINE, "detail": str(exc)}
                 continue
-            try:
-                index = int(raw)
-            except ValueError:
-                row |= {"outcome": MALFORMED_LINE, "detail": f"emotion {raw!r} is not an integer"}
+            label, outcome, detail = label_from_index(raw, FER2013_INDEX, "emotion")
+            if label is None:
+                row |= {"outcome": outcome, "detail": detail}
                 continue
-            if index not in FER2013_INDEX:
-                row |= {"outcome": UNKNOWN_LABEL, "detail": f"emotion {index} outside 0–6"}
-                continue
-            row["label"] = FER2013_INDEX[index]
+            row["label"] = label
     return make_table(rows, extra=("usage",))
 
 

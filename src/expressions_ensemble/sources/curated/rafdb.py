@@ -17,9 +17,9 @@ from expressions_ensemble.sources.curated.table import (
     MALFORMED_LINE,
     MISSING_FILE,
     OK,
-    UNKNOWN_LABEL,
     ParamError,
     as_path,
+    label_from_index,
     make_table,
 )
 
@@ -79,15 +79,11 @@ def read_rafdb(root: str | Path, aligned: bool = True) -> pd.DataFrame:
         if split is None:
             row |= {"outcome": MALFORMED_LINE, "detail": f"{name!r} does not start with train_ or test_"}
             continue
-        try:
-            index = int(raw)
-        except ValueError:
-            row |= {"outcome": MALFORMED_LINE, "detail": f"label {raw!r} is not an integer"}
+        label, outcome, detail = label_from_index(raw, RAFDB_INDEX, "label")
+        if label is None:
+            row |= {"outcome": outcome, "detail": detail}
             continue
-        if index not in RAFDB_INDEX:
-            row |= {"outcome": UNKNOWN_LABEL, "detail": f"label {index} outside 1–7"}
-            continue
-        row["label"] = RAFDB_INDEX[index]
+        row["label"] = label
         if file not in present:
             row |= {"outcome": MISSING_FILE, "detail": f"{file} not in {image_dir}"}
     return make_table(rows)

@@ -121,6 +121,21 @@ def as_fraction(value: Any, key: str) -> float:
 # -------------------------------------------------------------------------------------------- the table
 
 
+def label_from_index(raw: str, mapping: Mapping[int, str], field: str) -> tuple[str | None, str, str]:
+    """A published integer label through its dataset map: (label, outcome, detail) for the row.
+
+    A non-integer is a malformed line; an integer outside the map is an unknown label, named with the
+    map's range, so every reader records the same outcomes in the same words.
+    """
+    try:
+        index = int(raw)
+    except ValueError:
+        return None, MALFORMED_LINE, f"{field} {raw!r} is not an integer"
+    if index not in mapping:
+        return None, UNKNOWN_LABEL, f"{field} {index} outside {min(mapping)}–{max(mapping)}"
+    return mapping[index], OK, ""
+
+
 def make_table(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
     """Build a table from row dicts (or a frame): fixed column order and dtypes, unique ``image_id``.
 
