@@ -28,7 +28,11 @@ BATCH = 32
 
 
 def bare_loop(images: torch.Tensor, labels: torch.Tensor, epochs: int, n_classes: int) -> float:
-    """Seconds for ``epochs`` passes of the plainest timm fine-tuning loop (channels_last, Adam)."""
+    """Seconds for ``epochs`` passes of the plainest timm fine-tuning loop (channels_last, Adam).
+
+    Called once with one epoch before anything is timed: the first convolutions of a process build
+    oneDNN's kernels, a one-off cost that would otherwise land on whichever side runs first.
+    """
     torch.manual_seed(0)
     model = timm.create_model("tf_efficientnet_lite0", num_classes=n_classes).to(
         memory_format=torch.channels_last
@@ -58,7 +62,7 @@ def bare_loop(images: torch.Tensor, labels: torch.Tensor, epochs: int, n_classes
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
@@ -90,13 +94,23 @@ def main() -> None:
     images = torch.from_numpy(prepare_batch([decode_image(crops[p]) for p in train_rows["path"]], args.size))
     codes = torch.tensor([STUDY_CLASSES.index(label) for label in train_rows["label"]])
 
+    bare_loop(images, codes, 1, len(STUDY_CLASSES))  # warm-up, untimed
     best = {"node": np.inf, "bare": np.inf}
-    for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            train_model("muxspace", split, crops, params, FileCheckpointStore(Path(tmp)))
-            best["node"] = min(best["node"], time.perf_counter() - start)
-        best["bare"] = min(best["bare"], bare_loop(images, codes, args.epochs, len(STUDY_CLASSES)))
+    epoch_best = {"node": np.inf, "bare": np.inf}  # steady state: the fastest single epoch
+    for r in range(args.repeat):
+        for side in ("bare", "node") if r % 2 == 0 else ("node", "bare"):  # alternate who goes first
+            if side == "bare":
+                seconds = bare_loop(images, codes, args.epochs, len(STUDY_CLASSES))
+                per_epoch = seconds / args.epochs
+            else:
+                with tempfile.TemporaryDirectory() as tmp:
+                    store = FileCheckpointStore(Path(tmp))
+                    start = time.perf_counter()
+                    _, history, _ = train_model("muxspace", split, crops, params, store)
+                    seconds = time.perf_counter() - start
+                per_epoch = float(np.diff(history["seconds"]).min()) if args.epochs > 1 else seconds
+            best[side] = min(best[side], seconds)
+            epoch_best[side] = min(epoch_best[side], per_epoch)
     rate = {k: n_train * args.epochs / v for k, v in best.items()}
     print(
         f"\ntraining throughput, {n_train} muxspace crops x {args.epochs} epochs at {args.size} px "
@@ -107,6 +121,11 @@ def main() -> None:
         f"  training node    {rate['node']:6.1f} images/s  ({best['node']:.1f} s, with decoding, validation)"
     )
     print(f"  node / bare = {rate['node'] / rate['bare']:.2f}  (target >= 0.90)")
+    print(
+        f"  steady state, fastest epoch: node {n_train / epoch_best['node']:.1f} images/s (with validation), "
+        f"bare {n_train / epoch_best['bare']:.1f} images/s; node / bare = "
+        f"{epoch_best['bare'] / epoch_best['node']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -119,7 +119,8 @@ def test_cached_uint8_stage_then_normalise_equals_the_one_function(variant):
     u8 = prepare_batch(images, 56, variant)
     assert u8.dtype == np.uint8 and u8.shape == (4, 3, 56, 56)
     direct = to_tensor_batch(images, 56, IMAGENET_MEAN, IMAGENET_STD, variant)
-    assert torch.equal(torch.from_numpy(normalise_batch(u8, IMAGENET_MEAN, IMAGENET_STD)), direct)
+    assert torch.equal(normalise_batch(u8, IMAGENET_MEAN, IMAGENET_STD), direct)
+    assert torch.equal(normalise_batch(torch.from_numpy(u8), IMAGENET_MEAN, IMAGENET_STD), direct)
     # The same numbers as normalising the cached uint8 tensor in torch, as a training loop does.
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)

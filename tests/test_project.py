@@ -8,11 +8,15 @@ from kedro_telemetry.plugin import _check_for_telemetry_consent
 
 from support import REPO_ROOT, run_kedro
 
+SOURCES = ("sim_v1", "sim_v2", "simb_v1", "simb_v2")
 SMALL = (
     "ingestion.sources.sim_v1.per_page=8,ingestion.sources.sim_v1.max_pages=1,"
-    "ingestion.sources.sim_v2.per_page=3,ingestion.sources.sim_v2.max_pages=1,face_extraction.workers=2,"
+    "ingestion.sources.sim_v2.per_page=3,ingestion.sources.sim_v2.max_pages=1,"
+    "ingestion.sources.simb_v1.per_page=8,ingestion.sources.simb_v1.max_pages=1,"
+    "ingestion.sources.simb_v2.per_page=3,ingestion.sources.simb_v2.max_pages=1,face_extraction.workers=2,"
     "training.epochs=2,training.input_size=64,baselines.datasets.lab.per_class=12"
 )
+ENSEMBLES = ("exe", "exe_weighted", "exe_vote", "exe_calibrated")
 
 
 def test_telemetry_is_opted_out_in_the_project():
@@ -34,6 +38,8 @@ def test_default_run_then_rerun_fetches_nothing(project_copy):
     assert "Pipeline execution completed successfully" in first.stdout + first.stderr
     data = project_copy / "data"
     _check_training_tracked(project_copy)
+    _check_ensembles_and_matrix(project_copy)
+    _check_films_and_report(project_copy)
     manifest = pd.read_parquet(data / "02_intermediate" / "sim_v2" / "photo_manifest.parquet")
     assert len(manifest) == 7 * 3 * 3  # 21 v2 keywords x 3 hits, every hit accounted for
     assert set(manifest["outcome"]) <= {"kept", "duplicate"}
@@ -42,7 +48,7 @@ def test_default_run_then_rerun_fetches_nothing(project_copy):
     crops = list((data / "03_primary" / "sim_v2" / "face_crops").rglob("*.jpg"))
     assert len(crops) == faces["kept"].sum() > 0.8 * len(faces)
     counts = pd.read_csv(data / "08_reporting" / "face_counts.csv")
-    assert set(counts["source"]) == {"sim_v1", "sim_v2"}
+    assert set(counts["source"]) == set(SOURCES)
     assert counts.query("label == 'all'")["faces"].sum() == len(crops) + faces.shape[0] * 0 + len(
         list((data / "03_primary" / "sim_v1" / "face_crops").rglob("*.jpg"))
     )
@@ -66,13 +72,59 @@ def _check_training_tracked(project) -> None:
     assert run.info.status == "FINISHED" and run.data.params["training.epochs"] == "2"
     evaluation = json.loads((project / "data" / "07_model_output" / "lab" / "evaluation.json").read_text())
     assert evaluation["split"] == "test" and evaluation["n_images"] == 5 * 2  # 20% of 12 per class, rounded
-    for source in ("sim_v1", "sim_v2", "lab"):
+    for source in (*SOURCES, "lab"):
         assert len(client.get_metric_history(run.info.run_id, f"{source}.val_macro_f1")) == 2
         assert {f"{source}.val.recall.{c}" for c in ("angry", "happy")} <= set(run.data.metrics)
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, source)}
         assert {f"{source}/model.eemodel", f"{source}/confusion_matrix.png"} <= artifacts
         model = load_artifact(project / "data" / "06_models" / source / "model.eemodel")
         assert model.classes == ("angry", "fear", "happy", "sad", "surprise")
+
+
+def _check_ensembles_and_matrix(project) -> None:
+    """The four ensembles load with the one call; every model is scored on every test set."""
+    from expressions_ensemble.models import load_artifact
+    from expressions_ensemble.models.ensemble import EnsembleModel
+
+    data = project / "data"
+    for name in ENSEMBLES:
+        ensemble = load_artifact(data / "06_models" / name / "model.eemodel")
+        assert isinstance(ensemble, EnsembleModel) and list(ensemble.members) == list(SOURCES)
+    # a member inside the ensemble file has the same weights checksum as its own file, so scoring the
+    # ensemble with its members (the film evaluation) runs each member once
+    member = load_artifact(data / "06_models" / "sim_v1" / "model.eemodel")
+    assert ensemble.members["sim_v1"].weights_digest == member.weights_digest
+    calibration = pd.read_csv(data / "07_model_output" / "exe_calibrated" / "calibration.csv")
+    assert list(calibration["member"]) == list(SOURCES) and (calibration["temperature"] > 0).all()
+    matrix = pd.read_csv(data / "07_model_output" / "evaluation_matrix.csv")
+    models = {*SOURCES, *ENSEMBLES, "lab"}
+    assert set(matrix["model"]) == models and set(matrix["domain"]) == {*SOURCES, "lab"}
+    assert len(matrix) == len(models) * 5 and matrix["macro_f1"].between(0, 1).all()
+    assert set(matrix.loc[matrix["domain"] == "lab", "domain_kind"]) == {"dataset_test"}
+    best = pd.read_csv(data / "08_reporting" / "evaluation_best.csv")
+    assert sorted(best["domain"]) == sorted({*SOURCES, "lab"}) and set(best["best_model"]) <= models
+    assert (data / "08_reporting" / "evaluation_macro_f1.png").stat().st_size > 1000
+    confusion = pd.read_csv(data / "07_model_output" / "confusion.csv")
+    scored = confusion.groupby(["model", "domain"])["count"].sum()
+    assert scored.to_dict() == matrix.set_index(["model", "domain"])["n_scored"].to_dict()
+
+
+def _check_films_and_report(project) -> None:
+    """The simulator's films are evaluated by every model; the report reads them with their truth."""
+    data = project / "data"
+    status = pd.read_csv(data / "07_model_output" / "film_status.csv")
+    assert set(status["movie"]) == {"sim_comedy", "sim_crime", "sim_drama"}
+    assert set(status["outcome"]) == {"ok"} and (status["frames_sampled"] > 0).all()
+    comedy = pd.read_parquet(data / "07_model_output" / "film_predictions" / "sim_comedy.parquet")
+    assert len(comedy) == status.set_index("movie").at["sim_comedy", "faces"] > 0
+    assert {f"{m}__emotion" for m in (*SOURCES, *ENSEMBLES, "lab")} <= set(comedy.columns)
+    truth = pd.read_csv(data / "01_raw" / "films" / "ground_truth.csv")
+    assert set(truth["movie"]) == set(status["movie"])
+    report = run_kedro(project, "run", "--pipelines", "reporting")
+    assert "Pipeline execution completed successfully" in report.stdout + report.stderr
+    assert (data / "08_reporting" / "report.html").stat().st_size > 10_000
+    truth_metrics = pd.read_csv(data / "08_reporting" / "truth_metrics.csv")
+    assert set(truth_metrics["model"]) >= {"exe", "lab"}
 
 
 @pytest.mark.slow
@@ -86,6 +138,7 @@ def test_conf_env_chooses_the_source_namespaces(project_copy):
     env.mkdir()
     (env / "parameters_ingestion.yml").write_text(
         "ingestion:\n  sources:\n    sim_v1: {enabled: false}\n    sim_v2: {enabled: false}\n"
+        "    simb_v1: {enabled: false}\n    simb_v2: {enabled: false}\n"
         f"    my_photos: {{kind: folder, path: {photos}}}\n"
     )
     run_kedro(project_copy, "run", "--env", "mine", "--pipelines", "ingestion")
@@ -103,9 +156,15 @@ def test_conf_env_chooses_the_source_namespaces(project_copy):
 def test_kedro_viz_build_shows_the_pipelines(project_copy):
     run_kedro(project_copy, "viz", "build")
     main = json.loads((project_copy / "build" / "api" / "main").read_text())
-    assert {"__default__", "ingestion", "face_extraction", "training", "baselines"} <= {
-        p["id"] for p in main["pipelines"]
-    }
+    assert {
+        "__default__",
+        "ingestion",
+        "face_extraction",
+        "training",
+        "baselines",
+        "ensemble",
+        "movie_eval",
+    } <= {p["id"] for p in main["pipelines"]}
     assert {"sim_v1", "sim_v2", "lab"} <= set(main["modular_pipelines"])
     node_names = {n["name"] for n in main["nodes"]}
     assert {"sim_v1.photo_manifest", "sim_v2.face_crops", "face_counts_all"} <= node_names

@@ -256,18 +256,34 @@ def _channel_triple(values: object, name: str) -> np.ndarray:
     return arr
 
 
-def normalise_batch(batch: np.ndarray, mean: object, std: object) -> np.ndarray:
-    """uint8 (N, 3, H, W) to float32 ``(x / 255 - mean) / std`` per channel."""
+def to_unit_float(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 3, H, W) to a new float32 tensor in [0, 1]: what augmentation works on."""
+    return batch.float().div_(255.0)
+
+
+def normalise_(x: torch.Tensor, mean: object, std: object) -> torch.Tensor:
+    """``(x - mean) / std`` per channel, in place, for a float batch in [0, 1] (returns ``x``).
+
+    In place because it runs on every training batch: no extra batch-sized tensors.
+    """
+    import torch
+
     mean_a = _channel_triple(mean, "mean")
     std_a = _channel_triple(std, "std")
     if np.any(std_a <= 0):
         raise ValueError(f"std must be positive, got {std!r}")
-    scale = (1.0 / (255.0 * std_a)).astype(np.float32)[None, :, None, None]
-    offset = (mean_a / std_a).astype(np.float32)[None, :, None, None]
-    out = np.empty(batch.shape, dtype=np.float32)
-    np.multiply(batch, scale, out=out)
-    out -= offset
-    return out
+    shape = (1, 3, 1, 1)
+    return x.sub_(torch.tensor(mean_a, dtype=x.dtype).view(shape)).div_(
+        torch.tensor(std_a, dtype=x.dtype).view(shape)
+    )
+
+
+def normalise_batch(batch: np.ndarray | torch.Tensor, mean: object, std: object) -> torch.Tensor:
+    """uint8 (N, 3, H, W), as an array or a tensor, to float32 ``(x / 255 - mean) / std`` per channel."""
+    import torch
+
+    tensor = torch.from_numpy(batch) if isinstance(batch, np.ndarray) else batch
+    return normalise_(to_unit_float(tensor), mean, std)
 
 
 def to_tensor_batch(
@@ -278,6 +294,4 @@ def to_tensor_batch(
     The one preprocessing function of training, evaluation and film frames. ``torch`` is imported
     here, not at module level, so the decoding and cropping workers never pay for it.
     """
-    import torch
-
-    return torch.from_numpy(normalise_batch(prepare_batch(images, size, variant), mean, std))
+    return normalise_batch(prepare_batch(images, size, variant), mean, std)

@@ -138,6 +138,30 @@ def cohen_kappa(cm: np.ndarray) -> float:
     return float((p_o - p_e) / (1.0 - p_e))
 
 
+def expected_calibration_error(probs: np.ndarray, true_codes: np.ndarray, n_bins: int = 15) -> float:
+    """Expected calibration error: mean |accuracy - confidence| over equal-width confidence bins,
+    weighted by the share of rows in each bin (Guo et al. 2017). Rows with an unknown code are left out.
+
+    0 = the confidence of the predicted class is exactly how often it is right; NaN without rows.
+    """
+    probs = np.asarray(probs, dtype=float)
+    codes = np.asarray(true_codes)
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be positive, got {n_bins!r}")
+    keep = (codes >= 0) & (codes < probs.shape[1]) if probs.ndim == 2 else np.zeros(0, bool)
+    probs, codes = probs[keep], codes[keep]
+    if len(codes) == 0:
+        return float("nan")
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == codes
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        inside = bins == b
+        total += inside.sum() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total / len(codes))
+
+
 # ---------------------------------------------------------------------------------------------------
 # Ecological validity
 # ---------------------------------------------------------------------------------------------------

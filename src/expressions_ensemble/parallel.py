@@ -32,9 +32,15 @@ def resolve_workers(workers: int | str, key: str = "workers") -> int:
     return value
 
 
-def _start_method() -> str:
+def _start_method(wanted: str | None = None) -> str:
     # fork starts workers in milliseconds; callers must not hold native threads' state (detectors are
-    # built in the initializer, after the fork). Platforms without fork use spawn.
+    # built in the initializer, after the fork). Platforms without fork use spawn. Work that runs torch
+    # after the parent has run torch asks for "spawn": a forked child can hang in the OpenMP pool the
+    # parent's threads left behind.
+    if wanted is not None:
+        if wanted not in mp.get_all_start_methods():
+            raise ValueError(f"start method {wanted!r} unavailable; allowed: {mp.get_all_start_methods()}")
+        return wanted
     return "fork" if "fork" in mp.get_all_start_methods() else "spawn"
 
 
@@ -48,8 +54,13 @@ def map_ordered(
     initializer: Callable[..., None] | None = None,
     initargs: tuple[Any, ...] = (),
     chunksize: int = 8,
+    start_method: str | None = None,
 ) -> Iterator[R]:
-    """Apply ``func`` to ``items`` in ``workers`` processes (inline when 1), yielding results in order."""
+    """Apply ``func`` to ``items`` in ``workers`` processes (inline when 1), yielding results in order.
+
+    ``start_method`` (``fork``/``spawn``/``forkserver``) overrides the default (fork where available);
+    with spawn, ``func`` and ``initializer`` must be importable module-level functions.
+    """
     bar = tqdm(total=total, desc=desc, unit="item", leave=False, disable=None)
     try:
         items = iter(items)
@@ -64,7 +75,7 @@ def map_ordered(
                 yield func(item)
                 bar.update(1)
             return
-        ctx = mp.get_context(_start_method())
+        ctx = mp.get_context(_start_method(start_method))
         with ctx.Pool(workers, initializer=initializer, initargs=initargs) as pool:
             for result in pool.imap(func, items, chunksize=chunksize):
                 yield result

@@ -7,10 +7,10 @@ from kedro.pipeline import Pipeline
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Every pipeline under ``pipelines/``; ``__default__`` runs those that need no external data.
+    """Every pipeline under ``pipelines/``; ``__default__`` runs all but ``reporting``.
 
-    ``reporting`` reads film predictions; until the project makes its own (``movie_eval``), it runs on
-    the study's files with ``kedro run --pipelines reporting --env study``.
+    ``reporting`` reads film predictions: run it after the films are evaluated (``kedro run --pipelines
+    reporting``), or on the study's files with ``kedro run --pipelines reporting --env study``.
     """
     pipelines = find_pipelines(raise_errors=True)
     standalone = {"reporting"}

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from kedro.io import AbstractDataset, DatasetError
 
-from expressions_ensemble.datasets.photo_folder import write_atomic
+from expressions_ensemble.files import write_atomic
 
 
 class FileCheckpointStore:

@@ -14,8 +14,9 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 from torch import nn
 
-from expressions_ensemble.datasets.photo_folder import write_atomic
+from expressions_ensemble.files import write_atomic
 from expressions_ensemble.models.artifact import LoadedModel, ModelSpec, artifact_bytes, load_artifact
+from expressions_ensemble.models.ensemble import EnsembleModel, ensemble_bytes
 
 SAVE_FORMS = "(model, spec), {'model': ..., 'spec': ...} or an object with .model and .spec"
 
@@ -37,12 +38,12 @@ def _model_and_spec(data: Any, where: str) -> tuple[nn.Module, ModelSpec]:
     return model, spec
 
 
-class ModelArtifactDataset(AbstractDataset[Any, LoadedModel]):
+class ModelArtifactDataset(AbstractDataset[Any, "LoadedModel | EnsembleModel"]):
     """One model artifact file (``filepath``): ``load`` gives a ready model, ``save`` takes model + spec.
 
-    ``save`` accepts ``(model, spec)``, a mapping with ``model`` and ``spec`` or an object carrying
-    both (a :class:`~expressions_ensemble.models.LoadedModel` among them); the file is replaced
-    atomically. A file that is not an artifact fails loading with the reason in the message.
+    ``save`` accepts ``(model, spec)``, a mapping with ``model`` and ``spec``, an object carrying
+    both (a :class:`~expressions_ensemble.models.LoadedModel` among them) or an ensemble; the file is
+    replaced atomically. A file that is not an artifact fails loading with the reason in the message.
     """
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
@@ -50,10 +51,13 @@ class ModelArtifactDataset(AbstractDataset[Any, LoadedModel]):
         self._filepath = PurePosixPath(filepath)
         self.metadata = metadata
 
-    def load(self) -> LoadedModel:
+    def load(self) -> LoadedModel | EnsembleModel:
         return load_artifact(Path(self._filepath))
 
     def save(self, data: Any) -> None:
+        if isinstance(data, EnsembleModel):
+            write_atomic(Path(self._filepath), ensemble_bytes(data))
+            return
         model, spec = _model_and_spec(data, str(self._filepath))
         write_atomic(Path(self._filepath), artifact_bytes(model, spec))
 

@@ -7,13 +7,13 @@ a killed run never leaves a half-written image that looks finished, and a re-run
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+
+from expressions_ensemble.files import write_atomic
 
 #: File endings the folder lists (others, e.g. temporary files, are ignored).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".img")
@@ -46,29 +46,6 @@ class PhotoFolder(Mapping[str, bytes]):
         if key not in self._index:
             raise KeyError(key)
         return self.root / key
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; stored images are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class PhotoFolderDataset(AbstractDataset[Mapping[str, "bytes | Callable[[], bytes]"], PhotoFolder]):

@@ -19,16 +19,17 @@ import io
 import json
 import math
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import timm
 import torch
 from torch import nn
 
+from expressions_ensemble.files import write_atomic
 from expressions_ensemble.imaging import to_tensor_batch, validate_preprocessing
 from expressions_ensemble.labels import validate_classes
 from expressions_ensemble.models.backbones import (
@@ -38,12 +39,19 @@ from expressions_ensemble.models.backbones import (
     validate_pretrained,
     validate_trainable,
 )
+from expressions_ensemble.models.scoring import PreparedBatch, score_models, softmax
+
+if TYPE_CHECKING:
+    from expressions_ensemble.models.ensemble import EnsembleModel
 
 #: Identifies our artifacts; the version says which layout of the header follows.
 FORMAT = "expressions-ensemble/model-artifact"
 VERSION = 1
 HEADER_MEMBER = "expressions_ensemble_model.json"
 WEIGHTS_MEMBER = "weights.pt"
+#: What an artifact holds (header ``kind``; absent = a single model, as version 1 first wrote it).
+KIND_MODEL = "model"
+KIND_ENSEMBLE = "ensemble"
 #: A header is small; a larger one is not ours (and is not read into memory).
 MAX_HEADER_BYTES = 1_000_000
 
@@ -80,6 +88,7 @@ class ModelSpec:
     preprocessing: str = "rgb"
     trainable: str | dict[str, int] = "all"
     pretrained: str = "none"
+    test_time_flip: bool = False  # logits averaged with those of the mirrored crop
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -95,6 +104,8 @@ class ModelSpec:
         validate_preprocessing(self.preprocessing, key="spec.preprocessing")
         object.__setattr__(self, "trainable", validate_trainable(self.trainable, key="spec.trainable"))
         validate_pretrained(self.pretrained, key="spec.pretrained")
+        if not isinstance(self.test_time_flip, bool):
+            raise ValueError(f"spec.test_time_flip: expected true or false, got {self.test_time_flip!r}")
         if not isinstance(self.metadata, Mapping):
             raise ValueError(f"spec.metadata: expected a mapping, got {type(self.metadata).__name__}")
         object.__setattr__(self, "metadata", _jsonable(dict(self.metadata), "spec.metadata"))
@@ -109,6 +120,7 @@ class ModelSpec:
         trainable: str | dict[str, int] = "all",
         pretrained: str = "none",
         input_size: int | None = None,
+        test_time_flip: bool = False,
         metadata: Mapping[str, Any] | None = None,
     ) -> ModelSpec:
         """A spec for a timm model: backbone name, input size and normalisation read from the model."""
@@ -123,6 +135,7 @@ class ModelSpec:
             preprocessing=preprocessing,
             trainable=trainable,
             pretrained=pretrained,
+            test_time_flip=test_time_flip,
             metadata=dict(metadata or {}),
         )
 
@@ -163,12 +176,17 @@ def _jsonable(value: Any, where: str) -> Any:
 
 
 class LoadedModel(nn.Module):
-    """A ready model in eval mode with its spec; ``predict_proba`` takes RGB face crops."""
+    """A ready model in eval mode with its spec; ``predict_proba`` takes RGB face crops.
 
-    def __init__(self, model: nn.Module, spec: ModelSpec) -> None:
+    ``weights_digest`` (the artifact's weights checksum, when loaded from one) identifies the weights,
+    so that scoring several models runs a member shared by an ensemble and the set only once.
+    """
+
+    def __init__(self, model: nn.Module, spec: ModelSpec, weights_digest: str | None = None) -> None:
         super().__init__()
         self.model = model
         self.spec = spec
+        self.weights_digest = weights_digest
         self.eval()
 
     @property
@@ -183,20 +201,21 @@ class LoadedModel(nn.Module):
         spec = self.spec
         return to_tensor_batch(images, spec.input_size, spec.mean, spec.std, spec.preprocessing)
 
-    def predict_proba(self, images: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
-        """Class probabilities (N, len(classes)), columns in ``classes`` order; eval mode, no gradients."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        was_training = self.training
-        self.eval()
-        device = next(self.model.parameters()).device
+    def proba_from(self, batch: PreparedBatch) -> np.ndarray:
+        """Probabilities for a prepared batch (see :mod:`~expressions_ensemble.models.scoring`)."""
+        return softmax(batch.logits(self))
+
+    def predict_logits(self, images: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """Logits (N, len(classes)) for RGB face crops; eval mode, no gradients (calibration needs them)."""
         out = np.empty((len(images), len(self.classes)), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(images), batch_size):
-                x = self.preprocess(images[start : start + batch_size]).to(device)
-                out[start : start + len(x)] = torch.softmax(self.model(x).float(), dim=1).cpu().numpy()
-        self.train(was_training)
+        for start in range(0, len(images), batch_size):
+            batch = PreparedBatch(images[start : start + batch_size])
+            out[start : start + len(batch)] = batch.logits(self)
         return out
+
+    def predict_proba(self, images: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities (N, len(classes)), columns in ``classes`` order; eval mode, no gradients."""
+        return score_models({"model": self}, images, batch_size)["model"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -237,10 +256,19 @@ def artifact_bytes(model: nn.Module, spec: ModelSpec) -> bytes:
     return out.getvalue()
 
 
+def model_bytes(model: LoadedModel | EnsembleModel) -> bytes:
+    """The artifact file's content of a loaded model or an ensemble (to send a model to a worker)."""
+    if isinstance(model, LoadedModel):
+        return artifact_bytes(model.model, model.spec)
+    from expressions_ensemble.models.ensemble import EnsembleModel, ensemble_bytes
+
+    if isinstance(model, EnsembleModel):
+        return ensemble_bytes(model)
+    raise TypeError(f"expected a LoadedModel or an EnsembleModel, got {type(model).__name__}")
+
+
 def save_artifact(path: str | Path, model: nn.Module, spec: ModelSpec) -> Path:
     """Write the artifact atomically (a killed run never leaves a half-written file under ``path``)."""
-    from expressions_ensemble.datasets.photo_folder import write_atomic
-
     path = Path(path)
     write_atomic(path, artifact_bytes(model, spec))
     return path
@@ -314,8 +342,12 @@ def _check_fits(state: Mapping[str, torch.Tensor], spec: ModelSpec, source: str)
     return model
 
 
-def read_artifact(data: bytes, source: str = "<bytes>") -> LoadedModel:
-    """A :class:`LoadedModel` from artifact bytes; ``source`` names the file in error messages."""
+MemberReader = Callable[[Mapping[str, Any], str], bytes]
+
+
+def _read_zip(data: bytes, source: str) -> tuple[dict[str, Any], MemberReader]:
+    """The checked header of artifact bytes, and a reader of the members it lists (size and checksum
+    verified): the part every kind of artifact (a model, an ensemble of models) shares."""
     if not data.startswith(b"PK"):
         raise ModelArtifactError(f"{source}: not a model artifact ({_what_is(data)})")
     if not _ends_with_zip_directory(data):
@@ -326,51 +358,79 @@ def read_artifact(data: bytes, source: str = "<bytes>") -> LoadedModel:
         raise ModelArtifactError(
             f"{source}: not a model artifact: damaged or truncated zip ({exc})"
         ) from None
-    with zf:
-        names = zf.namelist()
-        if HEADER_MEMBER not in names:
-            if any(n.endswith("data.pkl") for n in names):
-                raise ModelArtifactError(
-                    f"{source}: a plain PyTorch checkpoint (torch.save), not a model artifact: it has no "
-                    f"header describing backbone, classes and preprocessing; write it with save_artifact"
-                )
-            raise ModelArtifactError(f"{source}: a zip without {HEADER_MEMBER}; not a model artifact")
-        try:
-            info = zf.getinfo(HEADER_MEMBER)
-            if info.file_size > MAX_HEADER_BYTES:
-                raise ModelArtifactError(f"{source}: header of {info.file_size} bytes; not a model artifact")
-            header = json.loads(zf.read(HEADER_MEMBER))
-        except ModelArtifactError:
-            raise
-        except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelArtifactError(f"{source}: unreadable header ({exc})") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            found = header.get("format") if isinstance(header, dict) else type(header).__name__
-            raise ModelArtifactError(f"{source}: header format {found!r}, expected {FORMAT!r}")
-        version = header.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ModelArtifactError(f"{source}: invalid format version {version!r}")
-        if version > VERSION:
+    names = zf.namelist()
+    if HEADER_MEMBER not in names:
+        if any(n.endswith("data.pkl") for n in names):
             raise ModelArtifactError(
-                f"{source}: format version {version} is newer than this code reads ({VERSION}); update the "
-                f"package"
+                f"{source}: a plain PyTorch checkpoint (torch.save), not a model artifact: it has no "
+                f"header describing backbone, classes and preprocessing; write it with save_artifact"
             )
+        raise ModelArtifactError(f"{source}: a zip without {HEADER_MEMBER}; not a model artifact")
+    try:
+        info = zf.getinfo(HEADER_MEMBER)
+        if info.file_size > MAX_HEADER_BYTES:
+            raise ModelArtifactError(f"{source}: header of {info.file_size} bytes; not a model artifact")
+        header = json.loads(zf.read(HEADER_MEMBER))
+    except ModelArtifactError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelArtifactError(f"{source}: unreadable header ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        found = header.get("format") if isinstance(header, dict) else type(header).__name__
+        raise ModelArtifactError(f"{source}: header format {found!r}, expected {FORMAT!r}")
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelArtifactError(f"{source}: invalid format version {version!r}")
+    if version > VERSION:
+        raise ModelArtifactError(
+            f"{source}: format version {version} is newer than this code reads ({VERSION}); update the "
+            f"package"
+        )
+
+    def read_member(entry: Mapping[str, Any], what: str) -> bytes:
+        """The bytes of the member ``entry`` describes; ``what`` names it in errors ("weights", …)."""
         try:
-            spec = ModelSpec.from_dict(header["spec"])
-            weights_info = header["weights"]
-            member, digest = weights_info["member"], weights_info["sha256"]
-        except (KeyError, TypeError, ValueError) as exc:
+            member, digest, size = entry["member"], entry["sha256"], entry.get("bytes")
+        except (KeyError, TypeError) as exc:
             raise ModelArtifactError(f"{source}: invalid header: {exc}") from None
         if member not in names:
-            raise ModelArtifactError(f"{source}: weights member {member!r} is missing")
-        if zf.getinfo(member).file_size != weights_info.get("bytes"):
-            raise ModelArtifactError(f"{source}: weights size differs from the header (altered file)")
+            raise ModelArtifactError(f"{source}: {what} member {member!r} is missing")
+        if zf.getinfo(member).file_size != size:
+            raise ModelArtifactError(f"{source}: {what} size differs from the header (altered file)")
         try:
-            weights = zf.read(member)
+            content = zf.read(member)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise ModelArtifactError(f"{source}: weights unreadable, damaged file ({exc})") from None
-    if hashlib.sha256(weights).hexdigest() != digest:
-        raise ModelArtifactError(f"{source}: weights checksum mismatch (damaged or altered file)")
+            raise ModelArtifactError(f"{source}: {what} unreadable, damaged file ({exc})") from None
+        if hashlib.sha256(content).hexdigest() != digest:
+            raise ModelArtifactError(f"{source}: {what} checksum mismatch (damaged or altered file)")
+        return content
+
+    return header, read_member
+
+
+def read_artifact(data: bytes, source: str = "<bytes>") -> LoadedModel | EnsembleModel:
+    """A ready model from artifact bytes; ``source`` names the file in error messages.
+
+    A single model gives a :class:`LoadedModel`, an ensemble an
+    :class:`~expressions_ensemble.models.ensemble.EnsembleModel`; both offer ``classes`` and
+    ``predict_proba``.
+    """
+    header, read_member = _read_zip(data, source)
+    kind = header.get("kind", KIND_MODEL)
+    if kind == KIND_ENSEMBLE:
+        from expressions_ensemble.models.ensemble import ensemble_from_header
+
+        return ensemble_from_header(header, read_member, source)
+    if kind != KIND_MODEL:
+        raise ModelArtifactError(
+            f"{source}: unknown artifact kind {kind!r}; allowed: {KIND_MODEL}, {KIND_ENSEMBLE}"
+        )
+    try:
+        spec = ModelSpec.from_dict(header["spec"])
+        weights_info = header["weights"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelArtifactError(f"{source}: invalid header: {exc}") from None
+    weights = read_member(weights_info, "weights")
     try:
         state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for foreign or unsafe pickles
@@ -380,11 +440,12 @@ def read_artifact(data: bytes, source: str = "<bytes>") -> LoadedModel:
     ):
         raise ModelArtifactError(f"{source}: weights are not a mapping of names to tensors")
     model = _check_fits(state, spec, source)
-    return LoadedModel(model, spec)
+    return LoadedModel(model, spec, weights_digest=weights_info["sha256"])
 
 
-def load_artifact(path: str | Path) -> LoadedModel:
-    """Load a model artifact file into a ready :class:`LoadedModel` (eval mode, on the CPU)."""
+def load_artifact(path: str | Path) -> LoadedModel | EnsembleModel:
+    """Load a model artifact file into a ready model (eval mode, on the CPU): one call for a single
+    model and for an ensemble."""
     path = Path(path)
     try:
         data = path.read_bytes()

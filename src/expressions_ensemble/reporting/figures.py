@@ -292,6 +292,26 @@ def recall_by_run_figure(training: pd.DataFrame) -> Figure:
     return fig
 
 
+def _confusion_labels(part: pd.DataFrame) -> list[str]:
+    labels = [e for e in EMOTIONS if e in set(part["true"]) | set(part["pred"])]
+    return labels + sorted((set(part["true"]) | set(part["pred"])) - set(labels))
+
+
+def _draw_confusion(ax: mpl.axes.Axes, part: pd.DataFrame, title: str, fontsize: int = 7) -> None:
+    """Row-normalised shading with the counts written in: one ``true, pred, count`` table on one axis."""
+    labels = _confusion_labels(part)
+    cm = part.pivot_table(index="true", columns="pred", values="count", aggfunc="sum", fill_value=0)
+    cm = cm.reindex(index=labels, columns=labels, fill_value=0).to_numpy(float)
+    row = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    ax.imshow(row, vmin=0, vmax=1, cmap="Blues")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=fontsize)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, fontsize=fontsize)
+    ax.set_yticks(range(len(labels)), labels, fontsize=fontsize)
+    ax.set_title(title, fontsize=fontsize + 1)
+
+
 def confusion_figures(confusion: pd.DataFrame) -> dict[str, Figure]:
     """One confusion matrix per model (and domain): ``model, [domain,] true, pred, count``."""
     _require(confusion, ["model", "true", "pred", "count"], "confusion")
@@ -299,24 +319,33 @@ def confusion_figures(confusion: pd.DataFrame) -> dict[str, Figure]:
     out = {}
     for key, part in confusion.groupby(keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        labels = [e for e in EMOTIONS if e in set(part["true"]) | set(part["pred"])]
-        labels += sorted((set(part["true"]) | set(part["pred"])) - set(labels))
-        cm = part.pivot_table(index="true", columns="pred", values="count", aggfunc="sum", fill_value=0)
-        cm = cm.reindex(index=labels, columns=labels, fill_value=0).to_numpy(float)
-        row = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-        fig = Figure(figsize=(0.6 * len(labels) + 2, 0.6 * len(labels) + 1.5))
+        n = len(_confusion_labels(part))
+        fig = Figure(figsize=(0.6 * n + 2, 0.6 * n + 1.5))
         ax = fig.subplots()
-        ax.imshow(row, vmin=0, vmax=1, cmap="Blues")
-        for i in range(len(labels)):
-            for j in range(len(labels)):
-                ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=7)
-        ax.set_xticks(range(len(labels)), labels, rotation=45)
-        ax.set_yticks(range(len(labels)), labels)
+        _draw_confusion(ax, part, " / ".join(str(k) for k in key))
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(" / ".join(str(k) for k in key))
         out["confusion_" + "_".join(str(k) for k in key)] = fig
     return out
+
+
+def confusion_grid_figure(confusion: pd.DataFrame) -> Figure:
+    """Every model's confusion matrix on every domain in one figure: rows = models, columns = domains."""
+    _require(confusion, ["model", "domain", "true", "pred", "count"], "confusion")
+    models = list(dict.fromkeys(confusion["model"]))
+    domains = list(dict.fromkeys(confusion["domain"]))
+    fig = Figure(figsize=(2.6 * len(domains) + 0.5, 2.5 * len(models) + 0.5))
+    axes = fig.subplots(len(models), len(domains), squeeze=False)
+    parts = dict(iter(confusion.groupby(["model", "domain"], sort=False)))
+    for (i, model), (j, domain) in itertools.product(enumerate(models), enumerate(domains)):
+        ax = axes[i, j]
+        part = parts.get((model, domain))
+        if part is None or part.empty:
+            ax.set_axis_off()
+            continue
+        _draw_confusion(ax, part, f"{model} on {domain}", fontsize=6)
+    fig.tight_layout()
+    return fig
 
 
 def cross_domain_figure(evaluation: pd.DataFrame) -> Figure:

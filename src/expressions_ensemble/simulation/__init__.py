@@ -1,10 +1,29 @@
-"""Offline simulation of the study's inputs: drawn faces, a noisy stock-photo search and a posed lab set.
+"""Offline simulation of the study's inputs: drawn faces, a noisy stock-photo search, a posed lab set and
+films with a per-frame truth.
 
-Knows nothing of Kedro (numpy, OpenCV and :mod:`expressions_ensemble.labels` only) and downloads nothing;
-every output is a pure function of a seed. See :mod:`.render` for the drawing and :mod:`.search` for the
-service and its noise model.
+Knows nothing of Kedro (numpy, OpenCV, pandas and :mod:`expressions_ensemble.labels` only) and downloads
+nothing; every output is a pure function of a seed. See :mod:`.render` for the drawing, :mod:`.search`
+for the service and its noise model, :mod:`.films` for the films.
 """
 
+from expressions_ensemble.simulation.films import (
+    CAMERA_MOVES,
+    DEFAULT_FILMS,
+    GENRE_MIXES,
+    MAX_FACES,
+    MOVIE_LIST_COLUMNS,
+    TRUTH_COLUMNS,
+    FilmFrame,
+    FilmSpec,
+    GenreMix,
+    Shot,
+    film_frames,
+    film_truth,
+    movie_list,
+    plan_film,
+    render_film,
+    truth_rows,
+)
 from expressions_ensemble.simulation.render import (
     HAIR_STYLES,
     LOOKS,
@@ -36,29 +55,45 @@ from expressions_ensemble.simulation.search import (
 )
 
 __all__ = [
+    "CAMERA_MOVES",
     "CONFUSIONS",
+    "DEFAULT_FILMS",
     "DEFAULT_NOISE",
+    "GENRE_MIXES",
     "HAIR_STYLES",
     "KEYWORDS_V1",
     "KEYWORDS_V2",
     "LEXICON",
     "LOOKS",
+    "MAX_FACES",
     "MAX_PER_PAGE",
+    "MOVIE_LIST_COLUMNS",
+    "TRUTH_COLUMNS",
     "VARIANTS",
     "FaceSpec",
+    "FilmFrame",
+    "FilmSpec",
+    "GenreMix",
     "LabImage",
     "Look",
     "Scene",
+    "Shot",
     "SimulatedPage",
     "SimulatedPhoto",
     "SimulatedStockService",
     "draw_face",
     "face_box",
+    "film_frames",
+    "film_truth",
     "get_look",
+    "movie_list",
+    "plan_film",
     "query_keyword",
     "random_face_spec",
     "render_background",
+    "render_film",
     "render_lab_dataset",
     "render_photo",
     "render_scene",
+    "truth_rows",
 ]

@@ -9,7 +9,7 @@ array by :func:`decode_images`; a file that fails to decode becomes an outcome, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -75,3 +75,25 @@ def decode_images(
             "%s: %d images could not be decoded and are left out: %s", desc, sum(failed.values()), failed
         )
     return images[:kept], out
+
+
+def iter_decoded(
+    table: pd.DataFrame, read: Callable[[Any], np.ndarray], chunk: int = 256
+) -> Iterator[tuple[list[np.ndarray], list[object], int]]:
+    """Decoded RGB images of the table's rows, in chunks of ``chunk`` rows: ``(images, labels, failed)``.
+
+    For scoring several models with their own input sizes on one test set: each chunk is decoded once,
+    at its stored size, and memory stays flat however large the test set; rows that fail to decode are
+    counted (``failed``) and logged, not scored.
+    """
+    for start in range(0, len(table), chunk):
+        part = table.iloc[start : start + chunk]
+        images, labels, failed = [], [], 0
+        for _, row in part.iterrows():
+            try:
+                images.append(read(row))
+                labels.append(row["label"])
+            except ImageDecodeError as exc:
+                failed += 1
+                logger.warning("%s: left out of scoring (%s)", row["image_id"], exc.reason)
+        yield images, labels, failed

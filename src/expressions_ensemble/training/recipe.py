@@ -18,6 +18,7 @@ import torch
 from matplotlib.figure import Figure
 
 from expressions_ensemble import metrics
+from expressions_ensemble.evaluation import score_predictions
 from expressions_ensemble.imaging import validate_preprocessing
 from expressions_ensemble.labels import STUDY_CLASSES, validate_classes
 from expressions_ensemble.models import (
@@ -122,7 +123,7 @@ def train_recipe(
     counts = used.groupby(["split", "label"]).size()
     spec = ModelSpec.from_model(
         model, p.classes, preprocessing=p.preprocessing, trainable=p.trainable, pretrained=p.pretrained,
-        input_size=size,
+        input_size=size, test_time_flip=p.fit.test_time_flip,
         metadata={
             "trained_on": name, "best_epoch": result.best_epoch, "stopped": result.stopped,
             "best_val_macro_f1": result.best_val_macro_f1, "seconds": round(result.seconds, 1),
@@ -144,36 +145,36 @@ def train_recipe(
 
 def evaluate_recipe(
     name: str, model: LoadedModel, split: pd.DataFrame, read: ImageReader, on: str
-) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure]:
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure, pd.DataFrame]:
+    """Scores of ``model`` on the ``on`` split: summary, per-class table, MLflow metrics, confusion
+    figure, and the per-image logits (what the ensemble's calibration fits temperatures on)."""
     spec = model.spec
     rows = split[split["split"] == on].copy()
     images, rows = decode_images(rows, read, spec.input_size, spec.preprocessing, desc=f"{name}: {on}")
     rows = rows[rows["split"].notna()]
-    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std, dtype=torch.float32).view(1, 3, 1, 1)
-    logits = predict_logits(model.model, torch.from_numpy(images), mean, std)
+    logits = predict_logits(
+        model.model, torch.from_numpy(images), spec.mean, spec.std, flip=spec.test_time_flip
+    ).numpy()
     classes = list(spec.classes)
-    cm = metrics.confusion_matrix(
-        metrics.encode_labels(rows["label"].tolist(), classes), logits.argmax(1).numpy(), len(classes)
-    )
-    per_class = pd.DataFrame(
-        {
-            "model": name, "split": on, "class": classes, "support": cm.sum(axis=1),
-            "precision": np.divide(
-                np.diag(cm), cm.sum(axis=0), out=np.zeros(len(classes)), where=cm.sum(axis=0) > 0
-            ),
-            "recall": metrics.per_class_recall(cm), "f1": metrics.per_class_f1(cm),
-        }
-    )  # fmt: skip
+    scores = score_predictions(rows["label"].tolist(), logits, classes, test_classes=classes)
+    per_class = scores.per_class().assign(model=name, split=on)
+    per_class = per_class[["model", "split", "class", "support", "precision", "recall", "f1"]]
+    cm = scores.confusion
     summary = {
-        "model": name, "split": on, "n_images": int(cm.sum()), "accuracy": metrics.accuracy(cm),
-        "macro_f1": metrics.macro_f1(cm), "classes": classes, "confusion_matrix": cm.tolist(),
+        "model": name, "split": on, "n_images": int(cm.sum()), "accuracy": scores.accuracy,
+        "macro_f1": scores.macro_f1, "classes": classes, "confusion_matrix": cm.tolist(),
         "recall": dict(zip(classes, per_class["recall"].round(4).tolist(), strict=True)),
     }  # fmt: skip
-    scores = {"accuracy": summary["accuracy"], "macro_f1": summary["macro_f1"]}
-    scores |= {f"recall.{c}": float(r) for c, r in zip(classes, per_class["recall"], strict=True)}
+    metric_values = {"accuracy": summary["accuracy"], "macro_f1": summary["macro_f1"]}
+    metric_values |= {f"recall.{c}": float(r) for c, r in zip(classes, per_class["recall"], strict=True)}
     figure = confusion_figure(cm, classes, f"{name} ({on}, macro-F1 {summary['macro_f1']:.3f})")
-    return summary, per_class, {k: {"value": float(v), "step": 0} for k, v in scores.items()}, figure
+    predictions = pd.DataFrame(
+        {"image_id": rows["image_id"].astype(str).to_numpy(), "label": rows["label"].to_numpy(), "split": on}
+    )
+    for i, c in enumerate(classes):
+        predictions[f"logit_{c}"] = logits[:, i] if len(logits) else np.empty(0, np.float32)
+    mlflow_metrics = {k: {"value": float(v), "step": 0} for k, v in metric_values.items()}
+    return summary, per_class, mlflow_metrics, figure, predictions
 
 
 def confusion_figure(cm: np.ndarray, classes: list[str], title: str) -> Figure:

@@ -73,6 +73,18 @@ def split_table(
     return out
 
 
+def test_split(table: pd.DataFrame, classes: Sequence[str], key: str = "training") -> pd.DataFrame:
+    """Every usable row of ``classes`` in the ``test`` split: a source that is only a test set."""
+    missing_cols = {"dataset", "label", "group", "split", "outcome"} - set(table.columns)
+    if missing_cols:
+        raise ValueError(f"test_split needs columns {sorted(missing_cols)}")
+    if table.empty:
+        raise SplitError(f"{key}: the dataset is empty: no image to test on")
+    out = restrict_classes(table, classes, key=f"{key}.classes").astype({"split": object})
+    out["split"] = np.where(out["outcome"] == "ok", "test", None)
+    return out
+
+
 def split_counts(table: pd.DataFrame) -> pd.DataFrame:
     """Images per label and split, plus every excluded row by outcome (the table of what was left out)."""
     used = table[table["split"].notna()]

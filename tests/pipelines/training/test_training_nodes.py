@@ -57,7 +57,7 @@ def test_train_save_load_evaluate(lab, tmp_path):
     store = ModelArtifactDataset(str(tmp_path / "model.eemodel"))
     store.save((model, spec))
     loaded = store.load()
-    summary, per_class, scores, figure = evaluate_model("lab", loaded, split, crops)
+    summary, per_class, scores, figure, predictions = evaluate_model("lab", loaded, split, crops)
     assert (
         summary["n_images"]
         == (split["split"] == "val").sum()
@@ -68,3 +68,8 @@ def test_train_save_load_evaluate(lab, tmp_path):
     print("lab macro-F1", summary["macro_f1"])
     assert summary["macro_f1"] > 0.6  # posed faces are learnable in a few short epochs (chance: 0.25)
     assert figure.axes[0].get_title().startswith("lab (val")
+    # one row of logits per evaluated image; their arg-max is the scored prediction
+    assert len(predictions) == summary["n_images"] and set(predictions["split"]) == {"val"}
+    logits = predictions[[f"logit_{c}" for c in CLASSES]].to_numpy()
+    codes = [list(CLASSES).index(label) for label in predictions["label"]]
+    assert (logits.argmax(1) == codes).mean() == pytest.approx(summary["accuracy"])

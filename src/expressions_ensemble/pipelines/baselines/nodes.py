@@ -15,7 +15,7 @@ from expressions_ensemble.training.loop import CheckpointStore
 from expressions_ensemble.training.recipe import evaluate_recipe, split_recipe, train_recipe
 
 #: Keys of a baseline's entry that are not the reader's parameters.
-ENTRY_KEYS = ("kind", "enabled", "training")
+ENTRY_KEYS = ("kind", "enabled", "training", "bagging")
 
 
 def _training(training: Mapping[str, Any], dataset: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def train_baseline(
 
 def evaluate_baseline(
     name: str, model: LoadedModel, split: pd.DataFrame
-) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure]:
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure, pd.DataFrame]:
     """Scores on the published test split (the validation split where a dataset publishes none)."""
     on = "test" if (split["split"] == "test").any() else "val"
     return evaluate_recipe(name, model, split, load_image, on)

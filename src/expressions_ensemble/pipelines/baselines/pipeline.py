@@ -1,12 +1,34 @@
-"""Baselines: the training recipe on each comparison dataset (namespace = the dataset's name)."""
+"""Baselines: the training recipe on each comparison dataset (namespace = the dataset's name), and on each
+bag of a dataset that asks for ``bagging`` (namespace ``<dataset>_bag<i>``)."""
 
 from __future__ import annotations
+
+from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
 from expressions_ensemble.pipelines._wiring import bind_source
 from expressions_ensemble.pipelines.baselines import nodes
-from expressions_ensemble.variants import active_baselines
+from expressions_ensemble.pipelines.training.pipeline import EVALUATION_OUTPUTS
+from expressions_ensemble.training.bagging import bag_with_counts
+from expressions_ensemble.variants import active_bags, active_baselines
+
+
+def _train_and_evaluate(name: str) -> list[Node]:
+    return [
+        Node(
+            bind_source(nodes.train_baseline, name),
+            inputs=["training_split", "params:training", "params:dataset", "training_checkpoints"],
+            outputs=["model", "training_history", "training_metrics"],
+            name="train_baseline",
+        ),
+        Node(
+            bind_source(nodes.evaluate_baseline, name),
+            inputs=["model", "training_split"],
+            outputs=EVALUATION_OUTPUTS,
+            name="evaluate_baseline",
+        ),
+    ]
 
 
 def dataset_pipeline(name: str) -> Pipeline:
@@ -25,18 +47,7 @@ def dataset_pipeline(name: str) -> Pipeline:
                 outputs=["training_split", "training_split_counts"],
                 name="split_baseline",
             ),
-            Node(
-                bind_source(nodes.train_baseline, name),
-                inputs=["training_split", "params:training", "params:dataset", "training_checkpoints"],
-                outputs=["model", "training_history", "training_metrics"],
-                name="train_baseline",
-            ),
-            Node(
-                bind_source(nodes.evaluate_baseline, name),
-                inputs=["model", "training_split"],
-                outputs=["evaluation", "evaluation_per_class", "evaluation_metrics", "confusion_matrix_plot"],
-                name="evaluate_baseline",
-            ),
+            *_train_and_evaluate(name),
         ],
         namespace=name,
         parameters={
@@ -46,5 +57,30 @@ def dataset_pipeline(name: str) -> Pipeline:
     )
 
 
+def bag_pipeline(bag: str, parent: str, index: int) -> Pipeline:
+    """One bag of a comparison dataset: its share of the parent's split, with the parent's settings."""
+    key = f"baselines.datasets.{parent}.bagging"
+    split = update_wrapper(partial(bag_with_counts, index=index, key=key), bag_with_counts)
+    return Pipeline(
+        [
+            Node(
+                split,
+                inputs=["parent_split", "params:bagging"],
+                outputs=["training_split", "training_split_counts"],
+                name="bag_baseline_split",
+            ),
+            *_train_and_evaluate(bag),
+        ],
+        namespace=bag,
+        inputs={"parent_split": f"{parent}.training_split"},
+        parameters={
+            "params:dataset": f"params:baselines.datasets.{parent}",
+            "params:training": "params:training",
+            "params:bagging": f"params:{key}",
+        },
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:  # type: ignore[no-untyped-def]
-    return Pipeline([dataset_pipeline(name) for name in active_baselines()])
+    bags = [bag_pipeline(bag, parent, i) for bag, (parent, i) in active_bags("baselines").items()]
+    return Pipeline([*(dataset_pipeline(name) for name in active_baselines()), *bags])

@@ -13,7 +13,14 @@ from expressions_ensemble.imaging import decode_image
 from expressions_ensemble.models import LoadedModel, ModelSpec
 from expressions_ensemble.training.data import weak_label_table
 from expressions_ensemble.training.loop import CheckpointStore
-from expressions_ensemble.training.recipe import ImageReader, evaluate_recipe, split_recipe, train_recipe
+from expressions_ensemble.training.recipe import (
+    ImageReader,
+    TrainingParams,
+    evaluate_recipe,
+    split_recipe,
+    train_recipe,
+)
+from expressions_ensemble.training.splits import split_counts, test_split
 
 
 def build_training_table(source: str, photo_manifest: pd.DataFrame, faces: pd.DataFrame) -> pd.DataFrame:
@@ -24,6 +31,13 @@ def build_training_table(source: str, photo_manifest: pd.DataFrame, faces: pd.Da
 def split_training_table(table: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train/validation split (content-grouped, stratified) and the counts of what was used and left out."""
     return split_recipe(table, params)
+
+
+def split_test_table(table: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A test-only source: every usable photo of the training classes in the ``test`` split, counted."""
+    p = TrainingParams.from_params(params)
+    split = test_split(table, p.classes)
+    return split, split_counts(split)
 
 
 def _crop_reader(crops: Mapping[str, bytes]) -> ImageReader:
@@ -43,6 +57,6 @@ def train_model(
 
 def evaluate_model(
     source: str, model: LoadedModel, split: pd.DataFrame, crops: Mapping[str, bytes]
-) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure]:
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure, pd.DataFrame]:
     """Scores on the validation split: summary, per-class table, MLflow metrics and confusion matrix."""
     return evaluate_recipe(source, model, split, _crop_reader(crops), "val")

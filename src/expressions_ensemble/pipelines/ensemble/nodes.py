@@ -1,0 +1,154 @@
+"""Ensemble nodes: build each ensemble from its members, score every model on every test set."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from expressions_ensemble import metrics
+from expressions_ensemble.evaluation import matrix_rows, rank_models
+from expressions_ensemble.imaging import decode_image
+from expressions_ensemble.models import LoadedModel
+from expressions_ensemble.models.ensemble import EnsembleModel, EnsembleParams, EnsembleSpec, fit_temperature
+from expressions_ensemble.models.scoring import Scorable, softmax
+from expressions_ensemble.reporting.figures import confusion_grid_figure, cross_domain_figure
+from expressions_ensemble.sources.curated import load_image
+from expressions_ensemble.training.data import iter_decoded
+
+CALIBRATION_COLUMNS = [
+    "ensemble", "member", "n_val", "val_macro_f1", "temperature", "ece_before", "ece_after",
+    "nll_before", "nll_after",
+]  # fmt: skip
+
+
+def _validation_logits(member: LoadedModel, predictions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A member's validation logits (its own class order) and true class codes, from its evaluation."""
+    columns = [f"logit_{c}" for c in member.classes]
+    missing = [c for c in columns if c not in predictions.columns]
+    if missing:
+        raise ValueError(f"evaluation_predictions lacks {missing}: re-run the member's evaluation")
+    codes = metrics.encode_labels(predictions["label"].tolist(), member.classes)
+    return predictions[columns].to_numpy(np.float64), codes
+
+
+def _nll(probs: np.ndarray, codes: np.ndarray) -> float:
+    known = codes >= 0
+    return float(-np.log(np.clip(probs[known, codes[known]], 1e-12, None)).mean()) if known.any() else np.nan
+
+
+def build_ensemble(
+    name: str, members_names: Sequence[str], params: Mapping[str, Any], bins: int, *member_data: Any
+) -> tuple[EnsembleModel, pd.DataFrame, dict[str, Any]]:
+    """The ensemble model, each member's calibration on its own validation split, and MLflow metrics.
+
+    ``members_names`` are the resolved members (``weak_label_sources`` expanded); ``member_data``
+    holds, per member, its model, its evaluation summary and its per-image validation logits.
+    Temperatures are fitted (and ECE before/after reported) for every method; only ``calibrated_mean``
+    applies them, only ``f1_weighted`` applies the weights.
+    """
+    p = EnsembleParams.from_params({**params, "members": list(members_names)}, f"ensemble.ensembles.{name}")
+    if len(member_data) != 3 * len(p.members):
+        raise ValueError(f"ensemble {name}: expected model, evaluation and predictions per member")
+    members: dict[str, LoadedModel] = {}
+    rows = []
+    for i, member in enumerate(p.members):
+        model, evaluation, predictions = member_data[3 * i : 3 * i + 3]
+        if not isinstance(model, LoadedModel):
+            raise ValueError(f"ensemble {name}: member {member!r} must be a single model, not an ensemble")
+        members[member] = model
+        logits, codes = _validation_logits(model, predictions)
+        t = fit_temperature(logits, codes)
+        before, after = softmax(logits), softmax(logits, t)
+        rows.append(
+            {
+                "ensemble": name, "member": member, "n_val": int((codes >= 0).sum()),
+                "val_macro_f1": float(evaluation["macro_f1"]), "temperature": t,
+                "ece_before": metrics.expected_calibration_error(before, codes, bins),
+                "ece_after": metrics.expected_calibration_error(after, codes, bins),
+                "nll_before": _nll(before, codes), "nll_after": _nll(after, codes),
+            }
+        )  # fmt: skip
+    calibration = pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
+    spec = EnsembleSpec(
+        members=p.members,
+        classes=p.resolve_classes(members),
+        method=p.method,
+        weights=tuple(calibration["val_macro_f1"]) if p.method == "f1_weighted" else None,
+        temperatures=tuple(calibration["temperature"]) if p.method == "calibrated_mean" else None,
+        metadata={
+            "ensemble": name,
+            "members": {m: dict(members[m].spec.metadata) for m in p.members},
+        },
+    )
+    scores = {
+        f"{field}.{row['member']}": {"value": float(row[field]), "step": 0}
+        for row in rows
+        for field in ("temperature", "ece_before", "ece_after")
+    }
+    return EnsembleModel(members, spec), calibration, scores
+
+
+def _score(
+    domain: str, kind: str, rows: pd.DataFrame, read: Any, names: Sequence[str], kinds: Mapping[str, str],
+    params: Mapping[str, Any], models: Sequence[Scorable],
+) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    if len(models) != len(names):
+        raise ValueError(f"evaluation of {domain}: {len(models)} models for {len(names)} names")
+    chunks = iter_decoded(rows, read, int(params.get("chunk", 256)))
+    return matrix_rows(
+        domain, kind, chunks, dict(zip(names, models, strict=True)), kinds, int(params.get("batch_size", 64))
+    )
+
+
+def score_source_domain(
+    domain: str, names: Sequence[str], kinds: Mapping[str, str], params: Mapping[str, Any],
+    split: pd.DataFrame, crops: Mapping[str, bytes], *models: Scorable,
+) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Every model on a weak-label source's validation split (its face crops, its weak labels)."""
+    rows = split[split["split"] == "val"]
+    return _score(
+        domain, "source_val", rows, lambda r: decode_image(crops[r["path"]]), names, kinds, params, models
+    )
+
+
+def score_dataset_domain(
+    domain: str, names: Sequence[str], kinds: Mapping[str, str], params: Mapping[str, Any],
+    split: pd.DataFrame, *models: Scorable,
+) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Every model on a comparison dataset's published test split (its validation split where none)."""
+    on = "test" if (split["split"] == "test").any() else "val"
+    kind = "dataset_test" if on == "test" else "dataset_val"
+    return _score(domain, kind, split[split["split"] == on], load_image, names, kinds, params, models)
+
+
+def combine_matrix(
+    *parts: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, Figure, Figure, dict[str, Any]]:
+    """The evaluation matrix from the per-domain parts (tables and confusions, alternating).
+
+    Returns the ranked matrix (for parquet and CSV), the long confusion table, the best model per test
+    set with its lead, the macro-F1 heatmap, the confusion-matrix grid and MLflow metrics
+    ``<model>.<domain>.macro_f1``/``accuracy``.
+    """
+    tables, confusions = parts[0::2], parts[1::2]
+    matrix, best = rank_models(pd.concat(tables, ignore_index=True))
+    confusion = pd.concat(confusions, ignore_index=True)
+    scores = {
+        f"{r.model}.{r.domain}.{field}": {"value": float(getattr(r, field)), "step": 0}
+        for r in matrix.itertuples()
+        for field in ("macro_f1", "accuracy")
+        if np.isfinite(getattr(r, field))
+    }
+    return (
+        matrix,
+        matrix,
+        confusion,
+        best,
+        cross_domain_figure(matrix),
+        confusion_grid_figure(confusion),
+        scores,
+    )

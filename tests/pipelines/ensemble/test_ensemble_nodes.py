@@ -1,0 +1,81 @@
+"""Ensemble nodes: build an ensemble from members' validation logits; score every model on a test set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from expressions_ensemble.models import LoadedModel, ModelSpec, create_model
+from expressions_ensemble.models.ensemble import EnsembleModel, EnsembleSpec
+from expressions_ensemble.pipelines.ensemble.nodes import build_ensemble, combine_matrix, score_dataset_domain
+from expressions_ensemble.sources.curated.sim_lab import read_sim_lab
+from expressions_ensemble.training.splits import split_table
+
+CLASSES = ("angry", "happy", "sad")
+
+
+def _model(seed: int, classes=CLASSES) -> LoadedModel:
+    torch.manual_seed(seed)
+    net = create_model("test_efficientnet", classes, pretrained="none")
+    return LoadedModel(net, ModelSpec.from_model(net, classes, input_size=32, metadata={"seed": seed}))
+
+
+def _predictions(model: LoadedModel, rng: np.random.Generator, scale: float) -> pd.DataFrame:
+    """Validation logits that are right about 70 % of the time, multiplied by ``scale`` (over-confidence)."""
+    n = 300
+    truth = rng.integers(0, len(model.classes), n)
+    pred = np.where(rng.random(n) < 0.7, truth, (truth + 1) % len(model.classes))
+    logits = np.eye(len(model.classes))[pred] * scale + rng.normal(0, 0.2, (n, len(model.classes)))
+    frame = pd.DataFrame({"image_id": [f"i{i}" for i in range(n)], "label": np.array(model.classes)[truth]})
+    for i, c in enumerate(model.classes):
+        frame[f"logit_{c}"] = logits[:, i]
+    return frame.assign(split="val")
+
+
+def test_build_ensemble_fits_temperatures_and_reports_ece_before_and_after():
+    rng = np.random.default_rng(0)
+    members = {"a": _model(0), "b": _model(1, ("sad", "angry", "happy", "fear"))}
+    data = []
+    for i, m in enumerate(members.values()):
+        data += [m, {"macro_f1": 0.5 + 0.1 * i}, _predictions(m, rng, scale=8.0)]
+    params = {"members": "weak_label_sources", "method": "calibrated_mean"}
+    ensemble, calibration, scores = build_ensemble("exe_cal", list(members), params, 15, *data)
+    assert isinstance(ensemble, EnsembleModel) and ensemble.classes == CLASSES  # first member's order
+    assert list(calibration["member"]) == ["a", "b"]
+    assert (calibration["temperature"] > 2).all()  # over-confident members are cooled down
+    assert (calibration["ece_after"] < calibration["ece_before"]).all()
+    assert (calibration["nll_after"] < calibration["nll_before"]).all()
+    assert ensemble.spec.temperatures == tuple(calibration["temperature"])
+    assert scores["ece_after.a"]["value"] == pytest.approx(calibration.loc[0, "ece_after"])
+    weighted, _, _ = build_ensemble("w", list(members), {"method": "f1_weighted"}, 15, *data)
+    assert weighted.spec.weights == pytest.approx((0.5, 0.6)) and weighted.spec.temperatures is None
+    with pytest.raises(ValueError, match=r"ensemble\.ensembles\.bad\.method: got 'max'"):
+        build_ensemble("bad", list(members), {"method": "max"}, 15, *data)
+
+
+def test_matrix_scores_every_model_on_shared_classes_and_names_the_best():
+    table = read_sim_lab(per_class=6, seed=1, classes=("angry", "happy", "sad", "surprise"))
+    split = split_table(table, ("angry", "happy", "sad", "surprise"), 0.2, 0)
+    names = ["three", "four", "ens"]
+    three, four = _model(0), _model(2, ("angry", "happy", "sad", "surprise"))
+    ens = EnsembleModel({"x": three, "y": _model(3)}, EnsembleSpec(("x", "y"), CLASSES))
+    kinds = {"three": "weak_label", "four": "baseline", "ens": "ensemble"}
+    scores, confusion = score_dataset_domain("lab", names, kinds, {"batch_size": 4}, split, three, four, ens)
+    n_test = int((split["split"] == "test").sum())
+    assert list(scores["model"]) == names and (scores["n_images"] == n_test).all()
+    assert (scores["domain_kind"] == "dataset_test").all()
+    three_row = scores.set_index("model").loc["three"]
+    # the 3-class model cannot be scored on surprise: those test rows are dropped and counted
+    n_surprise = int(((split["split"] == "test") & (split["label"] == "surprise")).sum())
+    assert three_row["n_scored"] == n_test - n_surprise
+    assert three_row["dropped_share"] == pytest.approx(n_surprise / n_test)
+    assert three_row["shared_classes"] == "angry,happy,sad" and np.isnan(three_row["recall_surprise"])
+    assert scores.set_index("model").loc["four", "dropped_share"] == 0
+    matrix, csv, long, best, heatmap, grid, metrics = combine_matrix(scores, confusion)
+    assert csv is matrix and set(matrix["rank"]) <= {1, 2, 3}
+    assert best.loc[0, "best_model"] == matrix.sort_values("macro_f1").iloc[-1]["model"]
+    assert best.loc[0, "lead_macro_f1"] >= 0
+    assert long.groupby("model")["count"].sum().to_dict() == scores.set_index("model")["n_scored"].to_dict()
+    assert "three.lab.macro_f1" in metrics and heatmap.axes and grid.axes
