@@ -79,3 +79,20 @@ def test_matrix_scores_every_model_on_shared_classes_and_names_the_best():
     assert best.loc[0, "lead_macro_f1"] >= 0
     assert long.groupby("model")["count"].sum().to_dict() == scores.set_index("model")["n_scored"].to_dict()
     assert "three.lab.macro_f1" in metrics and heatmap.axes and grid.axes
+
+
+def test_source_domains_score_the_validation_split_or_every_crop_of_a_test_source():
+    from expressions_ensemble.imaging import encode_jpeg
+    from expressions_ensemble.pipelines.ensemble.nodes import score_source_domain
+
+    rng = np.random.default_rng(0)
+    crops = {f"{i}.jpg": encode_jpeg(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)) for i in range(6)}
+    split = pd.DataFrame(
+        {"image_id": [str(i) for i in range(6)], "label": ["angry", "happy", "sad"] * 2,
+         "path": list(crops), "split": ["train", "val", "val", "test", "test", "test"]}
+    )  # fmt: skip
+    model = _model(0)
+    val, _ = score_source_domain("s", ["m"], {"m": "weak_label"}, False, {}, split, crops, model)
+    test, _ = score_source_domain("t", ["m"], {"m": "weak_label"}, True, {}, split, crops, model)
+    assert val.loc[0, "domain_kind"] == "source_val" and val.loc[0, "n_images"] == 2
+    assert test.loc[0, "domain_kind"] == "source_test" and test.loc[0, "n_images"] == 3

@@ -105,14 +105,15 @@ def _score(
 
 
 def score_source_domain(
-    domain: str, names: Sequence[str], kinds: Mapping[str, str], params: Mapping[str, Any],
+    domain: str, names: Sequence[str], kinds: Mapping[str, str], test_only: bool, params: Mapping[str, Any],
     split: pd.DataFrame, crops: Mapping[str, bytes], *models: Scorable,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Every model on a weak-label source's validation split (its face crops, its weak labels)."""
-    rows = split[split["split"] == "val"]
-    return _score(
-        domain, "source_val", rows, lambda r: decode_image(crops[r["path"]]), names, kinds, params, models
-    )
+    """Every model on a source's face crops: a trained source's validation split (its weak labels), or
+    every crop of a ``role: test`` source."""
+    on, kind = ("test", "source_test") if test_only else ("val", "source_val")
+    rows = split[split["split"] == on]
+    read = lambda r: decode_image(crops[r["path"]])  # noqa: E731
+    return _score(domain, kind, rows, read, names, kinds, params, models)
 
 
 def score_dataset_domain(
