@@ -65,6 +65,12 @@ def main() -> None:
     parser.add_argument("--augmentation", default="light", choices=["none", "light", "heavy"])
     parser.add_argument("--save", type=Path, help="also write the trained model artifact here")
     parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        help="keep the training checkpoint here (e.g. data/06_models/fer2013/checkpoints, where "
+        "`kedro run --env fer_halves` resumes the same recipe instead of training it again)",
+    )
+    parser.add_argument(
         "--no-flip", dest="flip", action="store_false", help="no test-time flip (validation and test)"
     )
     args = parser.parse_args()
@@ -95,9 +101,8 @@ def main() -> None:
     table = read_baseline("fer2013", dataset)
     split, _ = split_baseline(table, training, dataset)
     with tempfile.TemporaryDirectory() as tmp:
-        (model, spec), history, _ = train_baseline(
-            "fer2013", split, training, dataset, FileCheckpointStore(Path(tmp))
-        )
+        store = FileCheckpointStore(args.checkpoints or Path(tmp))
+        (model, spec), history, _ = train_baseline("fer2013", split, training, dataset, store)
         from expressions_ensemble.models import read_artifact
         from expressions_ensemble.models.artifact import artifact_bytes
 
