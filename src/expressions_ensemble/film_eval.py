@@ -31,7 +31,7 @@ from expressions_ensemble.faces import FaceDetector, create_detector, select_fac
 from expressions_ensemble.imaging import crop_face
 from expressions_ensemble.labels import prob_column
 from expressions_ensemble.models.scoring import Scorable, score_models
-from expressions_ensemble.video import Sampling, VideoError, iter_frames
+from expressions_ensemble.video import VIDEO_EXTENSIONS, Sampling, VideoError, film_stem, iter_frames
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,6 @@ logger = logging.getLogger(__name__)
 FILM_FACE_POLICIES = ("largest", "all")
 #: The movie list's required columns (the study's format); other columns are kept.
 MOVIE_LIST_COLUMNS = ("file_name", "title", "category")
-#: Extensions a film file may have; files are matched to the movie list by stem.
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".ts", ".flv")
 #: Columns of a film's face table before the per-model columns.
 FACE_COLUMNS = [
     "movie", "frame_idx", "timestamp_sec", "face_idx", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
@@ -140,16 +138,6 @@ def validate_movie_list(table: pd.DataFrame, where: str = "movie_eval.movie_list
             f"(file_name is matched by its stem, without extension)"
         )
     return out.reset_index(drop=True)
-
-
-def film_stem(name: str) -> str:
-    """A film's name without folder or a known video extension (``2_guns.mp4`` → ``2_guns``)."""
-    text = str(name).strip().replace("\\", "/").rsplit("/", 1)[-1]
-    lower = text.lower()
-    for ext in VIDEO_EXTENSIONS:
-        if lower.endswith(ext) and len(text) > len(ext):
-            return text[: -len(ext)]
-    return text
 
 
 def match_films(movie_list: pd.DataFrame, files: Mapping[str, str]) -> pd.DataFrame:

@@ -37,6 +37,23 @@ if TYPE_CHECKING:
     import av.video.frame
 
 
+#: Extensions a film file may have (a movie list names films with or without one).
+VIDEO_EXTENSIONS: tuple[str, ...] = (
+    ".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".ts", ".flv",
+)  # fmt: skip
+
+
+def film_stem(name: object, extra_suffixes: tuple[str, ...] = ()) -> str:
+    """A film's name without folder or a known video extension (``2_guns.mp4`` → ``2_guns``): how a
+    movie list, a films folder and the per-film predictions name the same film."""
+    text = str(name).strip().replace("\\", "/").rsplit("/", 1)[-1]
+    lower = text.lower()
+    for suffix in (*VIDEO_EXTENSIONS, *extra_suffixes):
+        if lower.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)]
+    return text
+
+
 class VideoError(ValueError):
     """A file that is not a usable video; ``reason`` is a short machine-readable outcome.
 

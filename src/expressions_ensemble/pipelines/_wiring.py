@@ -6,7 +6,24 @@ from collections.abc import Callable
 from functools import partial, update_wrapper
 from typing import Any
 
+from kedro.pipeline import Node
 
-def bind_source(func: Callable[..., Any], source_name: str) -> Callable[..., Any]:
-    """``func`` with the source's name bound as its first argument (the namespace is the source's name)."""
-    return update_wrapper(partial(func, source_name), func)
+from expressions_ensemble.training.bagging import bag_with_counts
+
+
+def bind_source(func: Callable[..., Any], *values: Any) -> Callable[..., Any]:
+    """``func`` with values fixed at wiring time (first the source's name: the namespace is the
+    source's name) bound as its first arguments; it keeps ``func``'s name for Kedro."""
+    return update_wrapper(partial(func, *values), func)
+
+
+def bag_split_node(index: int, key: str, name: str) -> Node:
+    """The node that cuts bag ``index`` out of its parent's split (``parent_split``, ``params:bagging``
+    at ``key``): the first node of every bag pipeline, of sources and comparison datasets alike."""
+    split = update_wrapper(partial(bag_with_counts, index=index, key=key), bag_with_counts)
+    return Node(
+        split,
+        inputs=["parent_split", "params:bagging"],
+        outputs=["training_split", "training_split_counts"],
+        name=name,
+    )

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from expressions_ensemble.labels import EMOTIONS, normalise_label, prob_column
+from expressions_ensemble.video import film_stem
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ MODEL_SEP = "__"
 PROB_PREFIX = prob_column("")
 KEY_COLUMNS = ("movie", "frame_idx", "timestamp_sec", "face_idx", "model")
 QUALITY_COLUMNS = ["model", "check", "count", "detail"]
-#: Extensions stripped from film names so that ``2_guns.mp4`` and ``2_guns`` are the same film.
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".parquet")
 
 _WIDE = re.compile(rf"^(.+?){MODEL_SEP}({PROB_PREFIX}.+|emotion|confidence)$")
 
@@ -58,13 +57,9 @@ class NormalisedPredictions:
 
 
 def movie_key(name: object) -> str:
-    """A film's name as the report uses it: trimmed, without a video file extension or folder."""
-    text = str(name).strip().replace("\\", "/").rsplit("/", 1)[-1]
-    lower = text.lower()
-    for suffix in VIDEO_SUFFIXES:
-        if lower.endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)]
-    return text
+    """A film's name as the report uses it: trimmed, without a video file extension (or the
+    ``.parquet`` of a prediction partition) or folder."""
+    return film_stem(name, (".parquet",))
 
 
 def loose_movie_key(name: object) -> str:

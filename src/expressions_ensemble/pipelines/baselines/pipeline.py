@@ -3,14 +3,11 @@ bag of a dataset that asks for ``bagging`` (namespace ``<dataset>_bag<i>``)."""
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
-from expressions_ensemble.pipelines._wiring import bind_source
+from expressions_ensemble.pipelines._wiring import bag_split_node, bind_source
 from expressions_ensemble.pipelines.baselines import nodes
 from expressions_ensemble.pipelines.training.pipeline import EVALUATION_OUTPUTS
-from expressions_ensemble.training.bagging import bag_with_counts
 from expressions_ensemble.variants import active_bags, active_baselines
 
 
@@ -60,15 +57,9 @@ def dataset_pipeline(name: str) -> Pipeline:
 def bag_pipeline(bag: str, parent: str, index: int) -> Pipeline:
     """One bag of a comparison dataset: its share of the parent's split, with the parent's settings."""
     key = f"baselines.datasets.{parent}.bagging"
-    split = update_wrapper(partial(bag_with_counts, index=index, key=key), bag_with_counts)
     return Pipeline(
         [
-            Node(
-                split,
-                inputs=["parent_split", "params:bagging"],
-                outputs=["training_split", "training_split_counts"],
-                name="bag_baseline_split",
-            ),
+            bag_split_node(index, key, "bag_baseline_split"),
             *_train_and_evaluate(bag),
         ],
         namespace=bag,

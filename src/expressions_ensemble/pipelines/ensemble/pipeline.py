@@ -7,10 +7,9 @@ so each test set's images are decoded once, then one node joins the parts.
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
+from expressions_ensemble.pipelines._wiring import bind_source
 from expressions_ensemble.pipelines.ensemble import nodes
 from expressions_ensemble.variants import (
     active_baselines,
@@ -23,17 +22,13 @@ from expressions_ensemble.variants import (
 MEMBER_INPUTS = ("model", "evaluation", "evaluation_predictions")
 
 
-def _bound(func, *args):  # type: ignore[no-untyped-def]
-    return update_wrapper(partial(func, *args), func)
-
-
 def ensemble_pipeline(name: str, members: list[str]) -> Pipeline:
     """Build one ensemble from its members' models and validation logits."""
     outside = {f"member{i}_{x}": f"{m}.{x}" for i, m in enumerate(members) for x in MEMBER_INPUTS}
     return Pipeline(
         [
             Node(
-                _bound(nodes.build_ensemble, name, members),
+                bind_source(nodes.build_ensemble, name, members),
                 inputs=["params:entry", "params:bins", *outside],
                 outputs=["model", "calibration", "ensemble_metrics"],
                 name="build_ensemble",
@@ -63,9 +58,9 @@ def matrix_pipeline() -> Pipeline:
         if is_source:
             outside[f"{domain}_crops"] = f"{domain}.face_crops"
             data.append(f"{domain}_crops")
-            func = _bound(nodes.score_source_domain, domain, names, kinds, domain in tests)
+            func = bind_source(nodes.score_source_domain, domain, names, kinds, domain in tests)
         else:
-            func = _bound(nodes.score_dataset_domain, domain, names, kinds)
+            func = bind_source(nodes.score_dataset_domain, domain, names, kinds)
         outputs = [f"{domain}_scores", f"{domain}_confusion"]
         score_nodes.append(
             Node(func, ["params:evaluation", *data, *model_inputs], outputs, name=f"score_{domain}")

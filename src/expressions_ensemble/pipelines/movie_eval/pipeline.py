@@ -7,10 +7,9 @@ into the films folder first; otherwise the folder and the list are the user's (c
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
+from expressions_ensemble.pipelines._wiring import bind_source
 from expressions_ensemble.pipelines.movie_eval import nodes
 from expressions_ensemble.variants import active_film_models, simulated_films_enabled
 
@@ -28,7 +27,7 @@ def create_pipeline(**kwargs) -> Pipeline:  # type: ignore[no-untyped-def]
                 name="simulated_films",
             )
         ]
-    evaluate = update_wrapper(partial(nodes.evaluate_all_films, names), nodes.evaluate_all_films)
+    evaluate = bind_source(nodes.evaluate_all_films, names)
     return Pipeline(
         [
             *render,

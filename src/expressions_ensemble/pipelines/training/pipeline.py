@@ -3,13 +3,10 @@ bag of a source that asks for ``bagging`` (namespace ``<source>_bag<i>``, readin
 
 from __future__ import annotations
 
-from functools import partial, update_wrapper
-
 from kedro.pipeline import Node, Pipeline
 
-from expressions_ensemble.pipelines._wiring import bind_source
+from expressions_ensemble.pipelines._wiring import bag_split_node, bind_source
 from expressions_ensemble.pipelines.training import nodes
-from expressions_ensemble.training.bagging import bag_with_counts
 from expressions_ensemble.variants import active_bags, active_sources, active_test_sources
 
 EVALUATION_OUTPUTS = [
@@ -62,15 +59,9 @@ def source_pipeline(source_name: str, test_only: bool = False) -> Pipeline:
 def bag_pipeline(bag: str, parent: str, index: int) -> Pipeline:
     """One bag of a source: its share of the parent's split, trained and evaluated on the parent's crops."""
     key = f"ingestion.sources.{parent}.bagging"
-    split = update_wrapper(partial(bag_with_counts, index=index, key=key), bag_with_counts)
     return Pipeline(
         [
-            Node(
-                split,
-                inputs=["parent_split", "params:bagging"],
-                outputs=["training_split", "training_split_counts"],
-                name="bag_training_split",
-            ),
+            bag_split_node(index, key, "bag_training_split"),
             *_train_and_evaluate(bag),
         ],
         namespace=bag,
