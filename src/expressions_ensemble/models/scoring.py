@@ -66,7 +66,7 @@ class PreparedBatch:
         if key not in self._tensors:
             self._tensors[key] = to_tensor_batch(
                 self.images, spec.input_size, spec.mean, spec.std, spec.preprocessing
-            )
+            ).contiguous(memory_format=torch.channels_last)  # the layout LoadedModel keeps its weights in
             self.prepared += 1
         return self._tensors[key]
 
