@@ -259,3 +259,14 @@ def test_damaged_or_inconsistent_ensemble_files_are_refused(tmp_path):
     refused({**members, HEADER_MEMBER: json.dumps(missing).encode()}, r"members \['z'\] are not in the file")
     unknown = {**header, "kind": "committee"}
     refused({**members, HEADER_MEMBER: json.dumps(unknown).encode()}, "unknown artifact kind 'committee'")
+
+
+def test_a_loaded_model_writes_back_the_bytes_it_was_read_from():
+    """Loaded models run channels_last; saving them again (into an ensemble, to a worker) keeps the
+    weights' checksum, so the member inside an ensemble and its own file are recognised as one."""
+    from expressions_ensemble.models import artifact_bytes, read_artifact
+    from expressions_ensemble.models.artifact import model_bytes
+
+    model = _small(4)
+    first = read_artifact(artifact_bytes(model.model, model.spec))
+    assert read_artifact(model_bytes(first)).weights_digest == first.weights_digest

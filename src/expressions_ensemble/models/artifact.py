@@ -228,7 +228,11 @@ class LoadedModel(nn.Module):
 
 def _state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     inner = model.model if isinstance(model, LoadedModel) else model
-    return {k: v.detach().cpu().contiguous() for k, v in inner.state_dict().items()}
+    # canonical strides: a channels_last model must write the same bytes (and checksum) as it was read from
+    return {
+        k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
+        for k, v in inner.state_dict().items()
+    }
 
 
 def artifact_bytes(model: nn.Module, spec: ModelSpec) -> bytes:
