@@ -149,12 +149,6 @@ class FilmPredictionStore:
         write_atomic(self._table(movie), buf.getvalue())
         write_atomic(self._status(movie), json.dumps({k: _json_safe(v) for k, v in status.items()}).encode())
 
-    def movies(self) -> list[str]:
-        """Finished films in the folder."""
-        if not self.path.is_dir():
-            return []
-        return sorted(p.name[: -len(".status.json")] for p in self.path.glob("*.status.json"))
-
     def __getstate__(self) -> dict[str, Any]:  # sent to worker processes: only the path
         return {"path": str(self.path)}
 
