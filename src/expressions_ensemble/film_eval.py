@@ -1,7 +1,8 @@
 """Every model on a film in one decode pass: sampled frames → faces → crops → one shared batch.
 
 Per film, each sampled frame is decoded once (:mod:`expressions_ensemble.video`: skipped frames are
-grabbed, never converted), faces are detected once (:mod:`expressions_ensemble.faces`), crops come from
+grabbed, never converted) in a thread that runs ahead (:class:`~expressions_ensemble.parallel.Prefetch`),
+faces are detected once (:mod:`expressions_ensemble.faces`), crops come from
 :func:`~expressions_ensemble.imaging.crop_face` with the face-extraction margin and size (the crop a
 training photo gets), crops of several frames are batched, and every model scores the same batch
 (:func:`~expressions_ensemble.models.scoring.score_models`: one prepared tensor per preprocessing, one
@@ -31,6 +32,7 @@ from expressions_ensemble.faces import FaceDetector, create_detector, select_fac
 from expressions_ensemble.imaging import crop_face
 from expressions_ensemble.labels import prob_column
 from expressions_ensemble.models.scoring import Scorable, score_models
+from expressions_ensemble.parallel import Prefetch
 from expressions_ensemble.video import VIDEO_EXTENSIONS, Sampling, VideoError, film_stem, iter_frames
 
 logger = logging.getLogger(__name__)
@@ -247,8 +249,10 @@ class FilmScorer:
         meta: list[dict[str, Any]] = []
         with_faces = 0
         bar = tqdm(total=expected, desc=movie, unit="frame", position=position, leave=False, disable=None)
-        with reader, bar:
-            for frame in reader:
+        # Decoding runs a thread ahead (FFmpeg releases the GIL), so it overlaps with detection and the
+        # models instead of waiting for them; the queue holds at most a batch of sampled frames.
+        with reader, bar, Prefetch(reader, depth=p.batch_size) as frames:
+            for frame in frames:
                 chosen, _ = select_faces(self.detector.detect(frame.rgb), p.face_policy, p.min_face_size)
                 with_faces += bool(chosen)
                 for i, box in enumerate(chosen):

@@ -1,5 +1,7 @@
 """Spread per-item work over processes with a progress bar; one place for pool set-up and ordering.
 
+Also :class:`Prefetch`: an iterable run one thread ahead of its consumer.
+
 Workers build their heavy state (e.g. a face detector) once, in ``initializer``; results come back in
 input order so outputs are deterministic whatever the number of workers.
 """
@@ -9,6 +11,8 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -82,3 +86,65 @@ def map_ordered(
                 bar.update(1)
     finally:
         bar.close()
+
+
+class Prefetch(Iterator[T]):
+    """Items of an iterable produced in a background thread, at most ``depth`` ahead of the consumer.
+
+    Native work that releases the GIL (video decoding in FFmpeg) then overlaps with the consumer's
+    (face detection, inference), instead of the two taking turns. The bounded queue keeps memory flat.
+    An exception in the producer is raised to the consumer at the item where it happened. Use it as a
+    context manager: leaving the block stops the producer and waits for it, so the source (e.g. a
+    ``FrameReader``) is never used by two threads and can be closed safely afterwards.
+    """
+
+    _DONE = object()
+
+    def __init__(self, iterable: Iterable[T], depth: int = 2) -> None:
+        if depth < 1:
+            raise ValueError(f"prefetch depth must be >= 1, got {depth!r}")
+        self._queue: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._produce, args=(iterable,), daemon=True, name="prefetch")
+        self._thread.start()
+
+    def _put(self, entry: tuple[bool, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, iterable: Iterable[T]) -> None:
+        try:
+            for item in iterable:
+                if not self._put((True, item)):
+                    return
+            self._put((False, self._DONE))
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put((False, exc))
+
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        ok, item = self._queue.get()
+        if ok:
+            return item
+        self._finished = True
+        if item is self._DONE:
+            raise StopIteration
+        raise item
+
+    def close(self) -> None:
+        """Stop the producer (it ends at its next item) and wait for it."""
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> Prefetch[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

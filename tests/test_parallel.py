@@ -1,0 +1,73 @@
+"""Tests for parallel.py: the background prefetch used to overlap film decoding with inference."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+
+from expressions_ensemble.parallel import Prefetch
+
+
+def test_prefetch_keeps_order_and_ends() -> None:
+    with Prefetch(range(100), depth=3) as items:
+        assert list(items) == list(range(100))
+        assert list(items) == []  # exhausted stays exhausted
+
+
+def test_prefetch_runs_in_another_thread_and_stays_bounded() -> None:
+    produced: list[int] = []
+    threads: set[str] = set()
+
+    def source():
+        for i in itertools.count():
+            threads.add(threading.current_thread().name)
+            produced.append(i)
+            yield i
+
+    with Prefetch(source(), depth=2) as items:
+        assert next(items) == 0
+        time.sleep(0.3)  # ample time for the producer to run ahead as far as it may
+        # one taken, two queued, one more made and waiting to be queued
+        assert len(produced) <= 4
+    assert threads == {"prefetch"}
+    stopped_at = len(produced)
+    time.sleep(0.2)
+    assert len(produced) == stopped_at  # closing stopped an endless producer
+
+
+def test_prefetch_raises_the_producers_error_where_it_happened() -> None:
+    def source():
+        yield 1
+        yield 2
+        raise RuntimeError("corrupt packet")
+
+    with Prefetch(source(), depth=4) as items:
+        assert next(items) == 1
+        assert next(items) == 2
+        with pytest.raises(RuntimeError, match="corrupt packet"):
+            next(items)
+        with pytest.raises(StopIteration):
+            next(items)
+
+
+def test_prefetch_consumer_error_stops_the_producer() -> None:
+    alive = threading.Event()
+
+    def source():
+        alive.set()
+        yield from itertools.count()
+
+    prefetch = Prefetch(source(), depth=1)
+    with pytest.raises(ValueError, match="consumer"), prefetch as items:
+        for i in items:
+            if i == 5:
+                raise ValueError("consumer failed")
+    assert alive.is_set() and not prefetch._thread.is_alive()
+
+
+def test_prefetch_rejects_depth_zero() -> None:
+    with pytest.raises(ValueError, match="depth"):
+        Prefetch([], depth=0)
