@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
 import zipfile
@@ -39,6 +40,7 @@ from expressions_ensemble.models.backbones import (
     validate_pretrained,
     validate_trainable,
 )
+from expressions_ensemble.models.inference import inference_copy
 from expressions_ensemble.models.scoring import PreparedBatch, score_models, softmax
 
 if TYPE_CHECKING:
@@ -198,6 +200,21 @@ class LoadedModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+    def inference_net(self) -> nn.Module:
+        """The network inference runs: ``model`` with batch norm folded into its convolutions
+        (:mod:`~expressions_ensemble.models.inference`), built at first use from the weights as they are
+        then (a loaded model is for inference; ``model`` itself stays what an artifact saves)."""
+        net = self.__dict__.get("_inference_net")  # not a registered submodule: never in state_dict
+        if net is None:
+            first = next(itertools.chain(self.model.parameters(), self.model.buffers()), None)
+            device = first.device if first is not None else torch.device("cpu")
+            size = self.spec.input_size
+            example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+            example = example.to(device).contiguous(memory_format=torch.channels_last)
+            net = inference_copy(self.model, example).to(memory_format=torch.channels_last)
+            self.__dict__["_inference_net"] = net
+        return net
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """The model's input tensor for RGB uint8 face crops (the one preprocessing function)."""
