@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--smoothing", type=float, default=0.1)
     parser.add_argument("--val-fraction", type=float, default=0.05)
     parser.add_argument("--augmentation", default="light", choices=["none", "light", "heavy"])
+    parser.add_argument(
+        "--ema-decay", type=float, default=0.0, help="moving average of the weights (0 = off, e.g. 0.998)"
+    )
     parser.add_argument("--save", type=Path, help="also write the trained model artifact here")
     parser.add_argument(
         "--checkpoints",
@@ -95,7 +98,7 @@ def main() -> None:
         "input_size": args.size, "augmentation": args.augmentation,
         "learning_rate": args.lr, "batch_size": args.batch, "epochs": args.epochs, "patience": args.epochs,
         "seed": 42, "schedule": args.schedule, "label_smoothing": args.smoothing,
-        "test_time_flip": args.flip,
+        "test_time_flip": args.flip, "ema_decay": args.ema_decay,
     }  # fmt: skip
     start = time.perf_counter()
     table = read_baseline("fer2013", dataset)

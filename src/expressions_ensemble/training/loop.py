@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 import torch
+from timm.utils.model_ema import ModelEmaV3
 from torch import nn
 
 from expressions_ensemble import metrics
@@ -55,6 +56,9 @@ class FitConfig:
     schedule: str = "constant"  # learning rate over the epochs: constant | cosine (decays to 0 at the last)
     label_smoothing: float = 0.0
     test_time_flip: bool = False  # validate (and later predict) on the crop and its mirror image
+    # 0 = off; else validate and keep an exponential moving average of the weights (timm's ModelEmaV3,
+    # decay warmed up from 0 to this value), which smooths the last epochs' noise out of the model
+    ema_decay: float = 0.0
     threads: int = 0  # 0 = all cores
 
     def __post_init__(self) -> None:
@@ -70,6 +74,7 @@ class FitConfig:
             (self.patience >= 1, "patience", "a positive integer"),
             (self.threads >= 0, "threads", "0 (all cores) or a positive integer"),
             (isinstance(self.test_time_flip, bool), "test_time_flip", "true or false"),
+            (0.0 <= self.ema_decay < 1.0, "ema_decay", "0 (off) or a number in (0, 1), e.g. 0.998"),
         ]
         for ok, key, allowed in checks:
             if not ok:
@@ -185,10 +190,14 @@ def fit(
     history: list[dict[str, float]] = []
     best_state = copy.deepcopy(model.state_dict())
     best_score, best_epoch, first_epoch, resumed_from = -1.0, 0, 1, None
+    ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True) if config.ema_decay else None
+    steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     saved = checkpoints.load(fingerprint) if checkpoints is not None else None
     if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
+        if ema is not None:
+            ema.module.load_state_dict(saved["ema"])
         history, best_state = saved["history"], saved["best_state"]
         best_score, best_epoch = saved["best_score"], saved["best_epoch"]
         first_epoch = resumed_from = saved["epoch"] + 1
@@ -220,9 +229,12 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if ema is not None:
+                ema.update(model, step=(epoch - 1) * steps_per_epoch + b + 1)
             total += loss.item() * len(idx)
             seen += len(idx)
-        logits = predict_logits(model, val_images, mean, std, flip=config.test_time_flip)
+        validated = ema.module if ema is not None else model  # the weights the best state is taken from
+        logits = predict_logits(validated, val_images, mean, std, flip=config.test_time_flip)
         val_loss = float(val_loss_fn(logits, torch.from_numpy(y_val))) if len(y_val) else math.nan
         cm = metrics.confusion_matrix(y_val, logits.argmax(1).numpy(), n_classes)
         row = {
@@ -242,14 +254,14 @@ def fit(
         )  # fmt: skip
         if row["val_macro_f1"] > best_score:
             best_score, best_epoch = row["val_macro_f1"], epoch
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(validated.state_dict())
         if checkpoints is not None:
             checkpoints.save(
                 fingerprint,
                 {
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                     "history": history, "best_state": best_state, "best_score": best_score,
-                    "best_epoch": best_epoch,
+                    "best_epoch": best_epoch, "ema": None if ema is None else ema.module.state_dict(),
                 },
             )  # fmt: skip
         if epoch - best_epoch >= config.patience:
