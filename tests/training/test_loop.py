@@ -177,5 +177,5 @@ def test_ema_weights_are_validated_kept_and_resumed(tmp_path):
 
 
 def test_ema_decay_out_of_range_names_the_key():
-    with pytest.raises(ValueError, match="training.ema_decay"):
+    with pytest.raises(ValueError, match=r"training\.ema_decay"):
         FitConfig(ema_decay=1.0)

@@ -143,11 +143,10 @@ def train_recipe(
     return (model.to(memory_format=torch.contiguous_format), spec), history, mlflow_history
 
 
-def evaluate_recipe(
+def _split_logits(
     name: str, model: LoadedModel, split: pd.DataFrame, read: ImageReader, on: str
-) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure, pd.DataFrame]:
-    """Scores of ``model`` on the ``on`` split: summary, per-class table, MLflow metrics, confusion
-    figure, and the per-image logits (what the ensemble's calibration fits temperatures on)."""
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The ``on`` rows that decoded and the model's logits for them."""
     spec = model.spec
     rows = split[split["split"] == on].copy()
     images, rows = decode_images(rows, read, spec.input_size, spec.preprocessing, desc=f"{name}: {on}")
@@ -155,7 +154,18 @@ def evaluate_recipe(
     logits = predict_logits(
         model.model, torch.from_numpy(images), spec.mean, spec.std, flip=spec.test_time_flip
     ).numpy()
-    classes = list(spec.classes)
+    return rows, logits
+
+
+def evaluate_recipe(
+    name: str, model: LoadedModel, split: pd.DataFrame, read: ImageReader, on: str,
+    predictions_on: str = "val",
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure, pd.DataFrame]:  # fmt: skip
+    """Scores of ``model`` on the ``on`` split: summary, per-class table, MLflow metrics, confusion
+    figure; and the per-image logits of the ``predictions_on`` split, the validation split by default:
+    what an ensemble fits its temperatures and weights on, so never the test split it is scored on."""
+    rows, logits = _split_logits(name, model, split, read, on)
+    classes = list(model.spec.classes)
     scores = score_predictions(rows["label"].tolist(), logits, classes, test_classes=classes)
     per_class = scores.per_class().assign(model=name, split=on)
     per_class = per_class[["model", "split", "class", "support", "precision", "recall", "f1"]]
@@ -168,9 +178,14 @@ def evaluate_recipe(
     metric_values = {"accuracy": summary["accuracy"], "macro_f1": summary["macro_f1"]}
     metric_values |= {f"recall.{c}": float(r) for c, r in zip(classes, per_class["recall"], strict=True)}
     figure = confusion_figure(cm, classes, f"{name} ({on}, macro-F1 {summary['macro_f1']:.3f})")
+    if predictions_on != on:
+        rows, logits = _split_logits(name, model, split, read, predictions_on)
     predictions = pd.DataFrame(
-        {"image_id": rows["image_id"].astype(str).to_numpy(), "label": rows["label"].to_numpy(), "split": on}
-    )
+        {
+            "image_id": rows["image_id"].astype(str).to_numpy(), "label": rows["label"].to_numpy(),
+            "split": predictions_on,
+        }
+    )  # fmt: skip
     for i, c in enumerate(classes):
         predictions[f"logit_{c}"] = logits[:, i] if len(logits) else np.empty(0, np.float32)
     mlflow_metrics = {k: {"value": float(v), "step": 0} for k, v in metric_values.items()}

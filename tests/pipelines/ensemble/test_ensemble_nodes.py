@@ -38,8 +38,8 @@ def test_build_ensemble_fits_temperatures_and_reports_ece_before_and_after():
     rng = np.random.default_rng(0)
     members = {"a": _model(0), "b": _model(1, ("sad", "angry", "happy", "fear"))}
     data = []
-    for i, m in enumerate(members.values()):
-        data += [m, {"macro_f1": 0.5 + 0.1 * i}, _predictions(m, rng, scale=8.0)]
+    for m in members.values():
+        data += [m, _predictions(m, rng, scale=8.0)]
     params = {"members": "weak_label_sources", "method": "calibrated_mean"}
     ensemble, calibration, scores = build_ensemble("exe_cal", list(members), params, 15, *data)
     assert isinstance(ensemble, EnsembleModel) and ensemble.classes == CLASSES  # first member's order
@@ -50,9 +50,15 @@ def test_build_ensemble_fits_temperatures_and_reports_ece_before_and_after():
     assert ensemble.spec.temperatures == tuple(calibration["temperature"])
     assert scores["ece_after.a"]["value"] == pytest.approx(calibration.loc[0, "ece_after"])
     weighted, _, _ = build_ensemble("w", list(members), {"method": "f1_weighted"}, 15, *data)
-    assert weighted.spec.weights == pytest.approx((0.5, 0.6)) and weighted.spec.temperatures is None
+    # the weights are the members' macro-F1 on their own validation logits (right ~70 % of the time)
+    assert weighted.spec.weights == tuple(calibration["val_macro_f1"]) and weighted.spec.temperatures is None
+    assert all(0.6 < w < 0.8 for w in weighted.spec.weights)
     with pytest.raises(ValueError, match=r"ensemble\.ensembles\.bad\.method: got 'max'"):
         build_ensemble("bad", list(members), {"method": "max"}, 15, *data)
+    # test-split logits would let calibration and weights see the test set: refused
+    leaky = [data[0], data[1].assign(split="test"), data[2], data[3]]
+    with pytest.raises(ValueError, match="not its validation split"):
+        build_ensemble("leaky", list(members), params, 15, *leaky)
 
 
 def test_matrix_scores_every_model_on_shared_classes_and_names_the_best():

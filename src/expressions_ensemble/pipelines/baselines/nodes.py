@@ -50,6 +50,7 @@ def train_baseline(
 def evaluate_baseline(
     name: str, model: LoadedModel, split: pd.DataFrame
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], Figure, pd.DataFrame]:
-    """Scores on the published test split (the validation split where a dataset publishes none)."""
+    """Scores on the published test split (the validation split where a dataset publishes none); the
+    per-image logits are the validation split's, for ensembles to calibrate on without seeing the test."""
     on = "test" if (split["split"] == "test").any() else "val"
-    return evaluate_recipe(name, model, split, load_image, on)
+    return evaluate_recipe(name, model, split, load_image, on, predictions_on="val")

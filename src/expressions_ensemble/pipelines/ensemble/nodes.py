@@ -46,27 +46,34 @@ def build_ensemble(
     """The ensemble model, each member's calibration on its own validation split, and MLflow metrics.
 
     ``members_names`` are the resolved members (``weak_label_sources`` expanded); ``member_data``
-    holds, per member, its model, its evaluation summary and its per-image validation logits.
-    Temperatures are fitted (and ECE before/after reported) for every method; only ``calibrated_mean``
-    applies them, only ``f1_weighted`` applies the weights.
+    holds, per member, its model and its per-image validation logits. Temperatures are fitted (and
+    ECE before/after reported) for every method, and the weights are the validation macro-F1s; only
+    ``calibrated_mean`` applies the temperatures, only ``f1_weighted`` the weights. Both come from the
+    validation split alone, so a test set scored afterwards was never seen.
     """
     p = EnsembleParams.from_params({**params, "members": list(members_names)}, f"ensemble.ensembles.{name}")
-    if len(member_data) != 3 * len(p.members):
-        raise ValueError(f"ensemble {name}: expected model, evaluation and predictions per member")
+    if len(member_data) != 2 * len(p.members):
+        raise ValueError(f"ensemble {name}: expected a model and its validation predictions per member")
     members: dict[str, LoadedModel] = {}
     rows = []
     for i, member in enumerate(p.members):
-        model, evaluation, predictions = member_data[3 * i : 3 * i + 3]
+        model, predictions = member_data[2 * i : 2 * i + 2]
         if not isinstance(model, LoadedModel):
             raise ValueError(f"ensemble {name}: member {member!r} must be a single model, not an ensemble")
+        if set(predictions.get("split", pd.Series(["val"]))) - {"val"}:
+            raise ValueError(
+                f"ensemble {name}: member {member!r}'s evaluation_predictions are not its validation "
+                f"split ({sorted(set(predictions['split']))}); re-run its evaluation"
+            )
         members[member] = model
         logits, codes = _validation_logits(model, predictions)
+        val_f1 = metrics.macro_f1(metrics.confusion_matrix(codes, logits.argmax(1), len(model.classes)))
         t = fit_temperature(logits, codes)
         before, after = softmax(logits), softmax(logits, t)
         rows.append(
             {
                 "ensemble": name, "member": member, "n_val": int((codes >= 0).sum()),
-                "val_macro_f1": float(evaluation["macro_f1"]), "temperature": t,
+                "val_macro_f1": val_f1, "temperature": t,
                 "ece_before": metrics.expected_calibration_error(before, codes, bins),
                 "ece_after": metrics.expected_calibration_error(after, codes, bins),
                 "nll_before": _nll(before, codes), "nll_after": _nll(after, codes),

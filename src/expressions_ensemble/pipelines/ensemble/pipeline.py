@@ -19,7 +19,7 @@ from expressions_ensemble.variants import (
     active_test_sources,
 )
 
-MEMBER_INPUTS = ("model", "evaluation", "evaluation_predictions")
+MEMBER_INPUTS = ("model", "evaluation_predictions")
 
 
 def ensemble_pipeline(name: str, members: list[str]) -> Pipeline:

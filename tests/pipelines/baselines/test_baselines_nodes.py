@@ -1,0 +1,28 @@
+"""Baselines nodes: a curated dataset is scored on its test split, its logits kept for the validation."""
+
+from __future__ import annotations
+
+import torch
+
+from expressions_ensemble.models import LoadedModel, ModelSpec, create_model
+from expressions_ensemble.pipelines.baselines.nodes import evaluate_baseline
+from expressions_ensemble.sources.curated.sim_lab import read_sim_lab
+from expressions_ensemble.training.splits import split_table
+
+CLASSES = ("angry", "happy", "sad")
+
+
+def test_baseline_is_scored_on_test_and_hands_ensembles_its_validation_logits():
+    table = read_sim_lab(per_class=8, seed=1, classes=CLASSES)
+    split = split_table(table, CLASSES, 0.25, 0)
+    assert {"train", "val", "test"} <= set(split["split"])
+    torch.manual_seed(0)
+    net = create_model("test_efficientnet", CLASSES, pretrained="none")
+    model = LoadedModel(net, ModelSpec.from_model(net, CLASSES, input_size=32))
+    summary, per_class, _, _, predictions = evaluate_baseline("lab", model, split)
+    assert summary["split"] == "test" and summary["n_images"] == int((split["split"] == "test").sum())
+    assert set(per_class["split"]) == {"test"}
+    # what calibration and f1 weights are fitted on: the validation rows, never the test rows
+    val_ids = set(split.loc[split["split"] == "val", "image_id"].astype(str))
+    assert set(predictions["split"]) == {"val"} and set(predictions["image_id"]) == val_ids
+    assert [c for c in predictions.columns if c.startswith("logit_")] == [f"logit_{c}" for c in CLASSES]
