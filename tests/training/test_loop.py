@@ -29,6 +29,18 @@ def _model() -> nn.Module:
 CFG = FitConfig(learning_rate=0.01, batch_size=16, epochs=6, patience=10, augmentation="none")
 
 
+def _interrupt_at_epoch_3(cfg: FitConfig, store: FileCheckpointStore, data: tuple) -> None:
+    """A run stopped (KeyboardInterrupt) after epoch 3's metrics, before its checkpoint is written."""
+    xt, yt, xv, yv = data
+
+    def stop(epoch: int, row: dict) -> None:
+        if epoch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, cfg, checkpoints=store, data_key="d", progress=stop)
+
+
 def test_learns_and_keeps_history():
     xt, yt = _data(256, 0)
     xv, yv = _data(64, 1)
@@ -52,25 +64,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
     store = FileCheckpointStore(tmp_path)
     full = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, CFG)
 
-    def stop_after_3(epoch, row):
-        if epoch == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        fit(
-            _model(),
-            xt,
-            yt,
-            xv,
-            yv,
-            4,
-            MEAN,
-            STD,
-            CFG,
-            checkpoints=store,
-            data_key="d",
-            progress=stop_after_3,
-        )
+    _interrupt_at_epoch_3(CFG, store, (xt, yt, xv, yv))
     # the interrupt came after epoch 3's metrics but before its checkpoint: resume at epoch 3
     resumed = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, CFG, checkpoints=store, data_key="d")
     assert resumed.resumed_from == 3
@@ -149,26 +143,8 @@ def test_ema_weights_are_validated_kept_and_resumed(tmp_path):
     assert full.history["train_loss"].round(6).tolist() == plain.history["train_loss"].round(6).tolist()
     assert full.history["val_loss"].round(6).tolist() != plain.history["val_loss"].round(6).tolist()
 
-    def stop_after_2(epoch, row):
-        if epoch == 3:
-            raise KeyboardInterrupt
-
     store = FileCheckpointStore(tmp_path)
-    with pytest.raises(KeyboardInterrupt):
-        fit(
-            _model(),
-            xt,
-            yt,
-            xv,
-            yv,
-            4,
-            MEAN,
-            STD,
-            cfg,
-            checkpoints=store,
-            data_key="d",
-            progress=stop_after_2,
-        )
+    _interrupt_at_epoch_3(cfg, store, (xt, yt, xv, yv))
     resumed = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, cfg, checkpoints=store, data_key="d")
     assert resumed.resumed_from == 3
     assert resumed.history["val_loss"].round(6).tolist() == full.history["val_loss"].round(6).tolist()
