@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import json
 import math
 import zipfile
@@ -40,7 +39,7 @@ from expressions_ensemble.models.backbones import (
     validate_pretrained,
     validate_trainable,
 )
-from expressions_ensemble.models.inference import inference_copy
+from expressions_ensemble.models.inference import inference_copy, module_device
 from expressions_ensemble.models.scoring import PreparedBatch, score_models, softmax
 
 if TYPE_CHECKING:
@@ -207,11 +206,9 @@ class LoadedModel(nn.Module):
         then (a loaded model is for inference; ``model`` itself stays what an artifact saves)."""
         net = self.__dict__.get("_inference_net")  # not a registered submodule: never in state_dict
         if net is None:
-            first = next(itertools.chain(self.model.parameters(), self.model.buffers()), None)
-            device = first.device if first is not None else torch.device("cpu")
             size = self.spec.input_size
             example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-            example = example.to(device).contiguous(memory_format=torch.channels_last)
+            example = example.to(module_device(self.model)).contiguous(memory_format=torch.channels_last)
             net = inference_copy(self.model, example).to(memory_format=torch.channels_last)
             self.__dict__["_inference_net"] = net
         return net

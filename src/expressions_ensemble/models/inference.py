@@ -23,6 +23,12 @@ logger = logging.getLogger(__name__)
 FOLD_TOLERANCE = 1e-3
 
 
+def module_device(net: nn.Module) -> torch.device:
+    """Where a network's weights live (the CPU for one without any), so inputs can be sent there."""
+    first = next(itertools.chain(net.parameters(), net.buffers()), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
 def _fold_pair(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
     """Merge ``bn``'s eval-mode affine map into ``conv`` in place (weights and a bias)."""
     assert bn.running_var is not None and bn.running_mean is not None

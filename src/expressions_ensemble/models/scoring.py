@@ -8,7 +8,6 @@ baselines together) is not run twice. Single models and ensembles implement ``pr
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 from expressions_ensemble.imaging import to_tensor_batch
+from expressions_ensemble.models.inference import module_device
 
 if TYPE_CHECKING:
     from expressions_ensemble.models.artifact import LoadedModel, ModelSpec
@@ -77,10 +77,8 @@ class PreparedBatch:
             if model.model.training:  # a LoadedModel is for inference; batch norm must use its statistics
                 model.eval()
             net = model.inference_net()  # batch norm folded: same logits, fewer passes over memory
-            first = next(itertools.chain(net.parameters(), net.buffers()), None)
-            device = first.device if first is not None else torch.device("cpu")
             with torch.inference_mode():
-                x = self.tensor(model.spec).to(device)
+                x = self.tensor(model.spec).to(module_device(net))
                 out = infer_logits(net, x, model.spec.test_time_flip).float().cpu().numpy()
             self._logits[key] = out
         return self._logits[key]
