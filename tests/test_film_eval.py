@@ -17,6 +17,7 @@ from expressions_ensemble.film_eval import (
     FilmScorer,
     evaluate_films,
     match_films,
+    split_cores,
     validate_movie_list,
 )
 from expressions_ensemble.models import LoadedModel, ModelSpec, create_model
@@ -118,6 +119,30 @@ def test_one_pass_scores_every_model_per_face(film, models):
     np.testing.assert_allclose(faces[[f"ens__prob_{c}" for c in CLASSES]].to_numpy(), mean, rtol=1e-5)
     assert (faces["relative_face_area"] == faces["face_area"] / (320 * 240)).all()
     np.testing.assert_allclose(faces["timestamp_sec"], faces["frame_idx"] / 12.0, atol=1e-3)
+
+
+def test_cores_are_split_between_decoder_and_models_by_mode():
+    assert split_cores(2, "stride") == (1, 1) == split_cores(2, "seconds")
+    assert split_cores(8, "stride") == (4, 4) and split_cores(3, "seconds") == (1, 2)
+    assert split_cores(2, "keyframes") == (1, 2) and split_cores(1, "stride") == (1, 1)
+    assert split_cores(0, "keyframes") == (1, 1)
+
+
+@pytest.mark.parametrize("mode", ["stride", "keyframes"])
+def test_the_split_of_cores_changes_no_number_and_torch_threads_come_back(film, models, mode):
+    path, _ = film
+    params = FilmEvalParams.from_params({"sampling": {"mode": mode, "stride": 6}}, {})
+    before = torch.get_num_threads()
+    tables = []
+    for cores in (1, 2, 4):
+        scorer = FilmScorer(models, params, cores=cores)
+        faces, status = scorer.evaluate("tiny", path)
+        scorer.close()
+        assert status["outcome"] == "ok" and torch.get_num_threads() == before
+        tables.append(faces)
+    assert len(tables[0]) >= 1
+    for other in tables[1:]:
+        pd.testing.assert_frame_equal(other, tables[0], check_exact=False, rtol=1e-5)
 
 
 def test_bad_files_get_an_outcome_and_the_other_films_go_on(tmp_path, film, models):

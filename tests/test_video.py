@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from expressions_ensemble import video
 from expressions_ensemble.video import (
     OUTCOMES,
     SAMPLING_MODES,
@@ -222,36 +221,44 @@ def test_stride_samples_every_nth_frame_with_timestamps(tmp_path: Path) -> None:
     assert (reader.frames_read, reader.frames_sampled, reader.outcome) == (50, 8, "ok")
 
 
-def test_stride_grabs_every_frame_but_converts_only_the_sampled_ones(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def full_decode(path: Path) -> list[np.ndarray]:
+    """Every shown frame in presentation order, decoded by PyAV without skipping anything (an oracle)."""
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(container.streams.video[0])]
+
+
+@pytest.mark.parametrize("threads", [0, 1])
+@pytest.mark.parametrize(
+    ("codec", "bframes", "stride"), [("libx264", 3, 7), ("libx264", 3, 1), ("mpeg4", 2, 5), ("mpeg4", 0, 5)]
+)
+def test_stride_skips_unsampled_non_reference_frames_and_gives_a_full_decodes_pictures(
+    tmp_path: Path, codec: str, bframes: int, stride: int, threads: int
 ) -> None:
-    calls = {"grab": 0, "retrieve": 0, "read": 0}
+    if codec not in av.codecs_available:
+        pytest.skip(f"PyAV's FFmpeg has no {codec} encoder")
+    path = write_av(tmp_path / "b.mp4", 90, codec=codec, gop=30, bframes=bframes)
+    frames, reader = read_all_threads(path, Sampling("stride", stride=stride), threads)
+    assert [f.frame_idx for f in frames] == list(range(0, 90, stride))
+    assert [read_code(f.rgb) for f in frames] == [f.frame_idx for f in frames]
+    oracle = full_decode(path)
+    assert all(np.array_equal(f.rgb, oracle[f.frame_idx]) for f in frames)  # bit for bit
+    assert (reader.frames_read, reader.frames_sampled, reader.outcome) == (90, len(frames), "ok")
+    if bframes and stride > 1:  # the B-frames nobody refers to and nobody asked for are not decoded
+        assert len(frames) <= reader.frames_decoded < 90
+    else:  # every frame is a reference, or every frame is asked for
+        assert reader.frames_decoded == 90
 
-    real_capture = cv2.VideoCapture
 
-    class CountingCapture:  # a wrapper: OpenCV's classes do not survive being subclassed in Python
-        def __init__(self, *args: object) -> None:
-            self._cap = real_capture(*args)
+def read_all_threads(path: Path, sampling: Sampling, threads: int) -> tuple[list[Frame], FrameReader]:
+    reader = iter_frames(path, sampling, threads=threads)
+    return list(reader), reader
 
-        def __getattr__(self, name: str) -> object:
-            return getattr(self._cap, name)
 
-        def grab(self) -> bool:
-            calls["grab"] += 1
-            return self._cap.grab()
-
-        def retrieve(self, *args: object) -> tuple[bool, np.ndarray]:
-            calls["retrieve"] += 1
-            return self._cap.retrieve(*args)
-
-        def read(self, *args: object) -> tuple[bool, np.ndarray]:
-            calls["read"] += 1
-            return self._cap.read(*args)
-
-    monkeypatch.setattr(video.cv2, "VideoCapture", CountingCapture)
-    frames, reader = read_all(write_cv(tmp_path / "clip.mp4", 40), Sampling("stride", stride=10))
-    assert len(frames) == 4 == reader.frames_sampled
-    assert calls == {"grab": 41, "retrieve": 4, "read": 0}  # the last grab meets the end
+def test_reader_threads_must_be_a_count(tmp_path: Path) -> None:
+    path = write_cv(tmp_path / "c.mp4", 5)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be an integer >= 0"):
+            FrameReader(path, Sampling(), threads=bad)  # type: ignore[arg-type]
 
 
 def test_seconds_mode_takes_the_first_frame_at_or_after_each_multiple(tmp_path: Path) -> None:
@@ -344,9 +351,10 @@ def test_rotated_video_is_upright_and_equal_in_every_mode(tmp_path: Path, rotati
 
 def test_reader_is_lazy_and_stops_cleanly(tmp_path: Path) -> None:
     path = write_cv(tmp_path / "clip.mp4", 60)
-    with iter_frames(path, Sampling("stride", stride=1)) as reader:
+    with iter_frames(path, Sampling("stride", stride=1), threads=1) as reader:
         first = next(reader)
-        assert first.frame_idx == 0 and reader.frames_read == 1  # nothing read ahead
+        # nothing decoded ahead (packets are demuxed ahead to place frames: compressed, a few KiB)
+        assert first.frame_idx == 0 and reader.frames_read == reader.frames_decoded == 1
         second = next(reader)
     assert second.frame_idx == 1
     assert reader.outcome == "stopped" and reader.frames_sampled == 2

@@ -1,7 +1,8 @@
 """Every model on a film in one decode pass: sampled frames → faces → crops → one shared batch.
 
 Per film, each sampled frame is decoded once (:mod:`expressions_ensemble.video`: skipped frames are
-grabbed, never converted) in a thread that runs ahead (:class:`~expressions_ensemble.parallel.Prefetch`),
+decoded only when another frame refers to them, never converted) in a thread that runs ahead
+(:class:`~expressions_ensemble.parallel.Prefetch`, with its share of the cores: :func:`split_cores`),
 faces are detected once (:mod:`expressions_ensemble.faces`), crops come from
 :func:`~expressions_ensemble.imaging.crop_face` with the face-extraction margin and size (the crop a
 training photo gets), crops of several frames are batched, and every model scores the same batch
@@ -16,11 +17,13 @@ moment it is done, so a killed run loses only the films in flight.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing as mp
+import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -189,12 +192,47 @@ def empty_faces(models: Mapping[str, Scorable]) -> pd.DataFrame:
     return pd.DataFrame(columns=columns)
 
 
-class FilmScorer:
-    """A detector and the models, ready to evaluate films one after the other (one per process)."""
+def split_cores(cores: int, mode: str) -> tuple[int, int]:
+    """How a process's ``cores`` are shared while a film is read: (decoder threads, model threads).
 
-    def __init__(self, models: Mapping[str, Scorable], params: FilmEvalParams) -> None:
+    In stride and seconds modes every frame the samples depend on is decoded, so the decoder is the
+    long pole and gets half the cores (one of two); the models run beside it on the rest, instead of
+    both asking for every core and taking turns (measured on 2 cores: 24.8 s with FFmpeg and torch
+    each on both, see ``benchmarks/movie_eval.py``). In keyframes mode decoding is light (a keyframe
+    in hundreds of frames): one decoder thread, every core for the models.
+    """
+    cores = max(1, int(cores))
+    if mode == "keyframes":
+        return 1, cores
+    decoder = max(1, cores // 2)
+    return decoder, max(1, cores - decoder)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Torch's intra-op threads set to ``count`` for a block, then put back."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class FilmScorer:
+    """A detector and the models, ready to evaluate films one after the other (one per process).
+
+    ``cores``: the cores this process may use (default: all); see :func:`split_cores`.
+    """
+
+    def __init__(
+        self, models: Mapping[str, Scorable], params: FilmEvalParams, cores: int | None = None
+    ) -> None:
         self.models = dict(models)
         self.params = params
+        self.cores = cores if cores is not None else (os.cpu_count() or 1)
         self._detector: FaceDetector | None = None
 
     @property
@@ -229,8 +267,9 @@ class FilmScorer:
         p = self.params
         start = time.perf_counter()
         status: dict[str, Any] = {"movie": movie, "path": path, "detail": ""}
+        decoder_threads, model_threads = split_cores(self.cores, p.sampling.mode)
         try:
-            reader = iter_frames(path, p.sampling)
+            reader = iter_frames(path, p.sampling, threads=decoder_threads)
         except VideoError as exc:
             logger.warning("%s: %s", movie, exc)
             return empty_faces(self.models), status | {
@@ -251,7 +290,7 @@ class FilmScorer:
         bar = tqdm(total=expected, desc=movie, unit="frame", position=position, leave=False, disable=None)
         # Decoding runs a thread ahead (FFmpeg releases the GIL), so it overlaps with detection and the
         # models instead of waiting for them; the queue holds at most a batch of sampled frames.
-        with reader, bar, Prefetch(reader, depth=p.batch_size) as frames:
+        with reader, bar, torch_threads(model_threads), Prefetch(reader, depth=p.batch_size) as frames:
             for frame in frames:
                 chosen, _ = select_faces(self.detector.detect(frame.rgb), p.face_policy, p.min_face_size)
                 with_faces += bool(chosen)
@@ -311,7 +350,7 @@ def _init_worker(blobs: Mapping[str, bytes], params: FilmEvalParams, threads: in
     torch.set_num_threads(threads)
     cv2.setNumThreads(1)
     models = {name: read_artifact(blob, f"model {name}") for name, blob in blobs.items()}
-    _worker["scorer"] = FilmScorer(models, params)
+    _worker["scorer"] = FilmScorer(models, params, cores=threads)
 
 
 def _slot() -> int:
@@ -372,8 +411,6 @@ def evaluate_films(
     )  # fmt: skip
     workers = max(1, min(params.workers, len(jobs)))
     if jobs:
-        import os
-
         threads = max(1, (os.cpu_count() or 1) // workers)
         if workers == 1:
             _init_worker_inline(models, params)

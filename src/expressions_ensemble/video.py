@@ -1,18 +1,21 @@
 """The one home of video input: probe a film, then sample its frames (stride, seconds or keyframes).
 
-Films are long, so frames come from a generator and memory stays flat whatever the length. Two decoders
-share the work, each where it is strong:
+Films are long, so frames come from a generator and memory stays flat whatever the length. One decoder
+(PyAV, FFmpeg's libraries) reads every mode, and is told per packet what it may leave out:
 
-* **stride / seconds** read with OpenCV's FFmpeg backend: every frame is *grabbed* (decoded, needed as a
-  reference anyway) but only sampled frames are *retrieved* (converted to RGB), the expensive step.
-* **keyframes** (the fast mode) read with PyAV and tell the decoder to skip every non-key frame
-  (``skip_frame = "NONKEY"``), which OpenCV cannot do; packets are still demuxed (cheap) so each keyframe
-  gets its true index in the stream.
+* **stride / seconds**: a frame is placed (index, time) before its packet is decoded, so the decoder
+  can drop an unsampled frame that no other frame refers to (``skip_frame = "NONREF"``: H.264/HEVC
+  non-reference pictures, MPEG B-frames, about half of a typical film). Everything a sampled frame
+  depends on is decoded, so its picture is the one a full decode gives, bit for bit; only sampled
+  frames are converted to RGB. On the benchmark film (``benchmarks/movie_eval.py``) one decoder
+  thread so reads about as fast as OpenCV's grab-every-frame loop on two, and leaves a core to the models.
+* **keyframes** (the fast mode): the decoder skips every non-key frame (``skip_frame = "NONKEY"``);
+  packets are still demuxed (cheap) so each keyframe gets its true index in the stream.
 
-Both modes give the same picture for the same ``frame_idx``: frames are counted in the order the decoder
-shows them (presentation order, the order OpenCV returns them), rotation metadata is applied (OpenCV
-does it itself with ``CAP_PROP_ORIENTATION_AUTO``; keyframes are turned the same way here), and
-timestamps are the stream's presentation timestamps relative to its start.
+Every mode gives the same picture for the same ``frame_idx``: frames are counted in the order the
+decoder shows them (presentation order, the order OpenCV returns them too), rotation metadata is
+applied (as OpenCV does with ``CAP_PROP_ORIENTATION_AUTO``), and timestamps are the stream's
+presentation timestamps relative to its start.
 
 A file that cannot be used raises :class:`VideoError` from :func:`probe_video` (or when a reader is
 made); a file that breaks *during* reading never raises: the reader stops and says why in
@@ -21,6 +24,7 @@ made); a file that breaks *during* reading never raises: the reader stops and sa
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -29,11 +33,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
 if TYPE_CHECKING:
     import av.container
+    import av.packet
     import av.video.frame
 
 
@@ -301,46 +305,127 @@ OUTCOMES: tuple[str, ...] = ("ok", "truncated", "corrupt", "stopped", "no_timest
 
 #: Packets a frame can be reordered by between decode and presentation order (H.264 allows 16).
 _REORDER_DEPTH = 16
-#: Packets kept to count frames shown before a keyframe; older ones are shown before it for sure.
+#: Packets kept to count frames shown before a packet's frame; older ones are shown before it for sure.
 _HORIZON = 4 * _REORDER_DEPTH
 
 #: Slack when the frame count is not known and the announced duration is used to spot truncation.
 _DURATION_SLACK_SEC = 1.0
+#: A sample time this close below a multiple of the seconds step counts as on it (float noise).
+_SECONDS_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A packet that holds a shown frame: its timestamp (``key``: pts, else dts), its index in
+    presentation order and the key of the frame shown just before it (``None`` for the first)."""
+
+    key: int
+    index: int
+    previous: int | None
+    timed: bool = True
+
+
+def _presentation_order(
+    packets: Iterator[av.packet.Packet],
+) -> Iterator[tuple[av.packet.Packet, _Shown | None]]:
+    """Every packet in decode order, with its :class:`_Shown` place (``None`` for packets that show
+    nothing: the empty packet that flushes the decoder and those an edit list discards, which the
+    decoder still needs).
+
+    A frame's index is the number of frames shown before it: the shown packets with a lower timestamp.
+    Decode order differs from presentation order only within a short window (B-frames, open GOPs), so
+    each packet waits until the next ``_REORDER_DEPTH`` shown packets are demuxed (cheap: compressed
+    data) and its index is the count of lower timestamps among those, among the last ``_HORIZON``
+    packets before it, plus every packet older than that (all shown before it). Packets without any
+    timestamp are placed right after the packet before them (``timed`` false).
+    """
+    recent: list[int] = []  # keys of the last _HORIZON shown packets, sorted
+    arrival: deque[int] = deque()  # the same keys in decode order, to know which one leaves
+    older = 0  # shown packets that left ``recent``
+    ahead: deque[tuple[av.packet.Packet, int | None, bool]] = deque()  # waiting: packet, key, timed
+    shown_ahead = 0
+    last_key = -1
+
+    def place() -> Iterator[tuple[av.packet.Packet, _Shown | None]]:
+        """Hand out waiting packets up to and including the first shown one."""
+        nonlocal older, shown_ahead
+        while ahead:
+            packet, key, timed = ahead.popleft()
+            if key is None:
+                yield packet, None
+                continue
+            shown_ahead -= 1
+            later = [k for _, k, _ in ahead if k is not None]
+            at = bisect.bisect_left(recent, key)
+            index = older + at + sum(1 for k in later if k < key)
+            before = [k for k in later if k < key]
+            if at:
+                before.append(recent[at - 1])
+            yield packet, _Shown(key, index, max(before) if before else None, timed)
+            bisect.insort(recent, key)
+            arrival.append(key)
+            if len(arrival) > _HORIZON:
+                recent.pop(bisect.bisect_left(recent, arrival.popleft()))
+                older += 1
+            return
+
+    for packet in packets:
+        key, timed = None, False
+        if packet.size and not packet.is_discard:
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            timed = stamp is not None
+            key = int(stamp) if stamp is not None else last_key + 1
+            last_key = key
+            shown_ahead += 1
+        ahead.append((packet, key, timed))
+        if shown_ahead > _REORDER_DEPTH:
+            yield from place()
+    while ahead:
+        yield from place()
 
 
 class FrameReader:
     """Sampled frames of one video, as an iterator and a context manager, with counts afterwards.
 
-    ``frames_read``: frames of the stream passed over (grabbed by OpenCV; demuxed in keyframes mode,
-    where non-key frames are skipped undecoded); ``frames_decoded``: frames decoded to pictures;
-    ``frames_sampled``: frames yielded; ``outcome``: one of :data:`OUTCOMES`, ``None`` until reading ends.
+    One decoder (PyAV) serves every mode; what it is asked to decode depends on the mode:
+
+    * **stride / seconds**: every frame the sampled ones depend on is decoded, and nothing else. Before
+      each packet goes to the decoder the reader knows the frame's index and time, so a frame that is
+      not sampled is sent with ``skip_frame = "NONREF"``: the decoder drops it if no other frame
+      refers to it (H.264/HEVC non-reference pictures, MPEG B-frames; about half of a typical film),
+      and decodes it as usual if one does. A sampled frame is always decoded. The pictures are the
+      ones a full decode gives (the skipped frames are nobody's reference); only sampled frames are
+      converted to RGB.
+    * **keyframes** (the fast mode): ``skip_frame = "NONKEY"``, so only keyframes are decoded.
+
+    Counts: ``frames_read``: shown frames of the stream passed over (demuxed); ``frames_decoded``:
+    frames the decoder turned into pictures; ``frames_sampled``: frames yielded; ``outcome``: one of
+    :data:`OUTCOMES`, ``None`` until reading ends. ``threads``: the decoder's threads (0: FFmpeg picks
+    by core count, with frame and slice threading; 1: none, the decoder keeps to one core and leaves
+    the others to whoever uses the frames).
 
     The file is probed when the reader is made, so an unusable file raises :class:`VideoError` here and
     never in the middle of iteration. A reader is single use.
     """
 
-    def __init__(self, path: str | Path, sampling: Sampling, info: VideoInfo | None = None) -> None:
+    def __init__(
+        self, path: str | Path, sampling: Sampling, info: VideoInfo | None = None, threads: int = 0
+    ) -> None:
         if not isinstance(sampling, Sampling):
             raise TypeError(f"sampling must be a Sampling, got {type(sampling).__name__}")
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"threads must be an integer >= 0 (0 = FFmpeg's choice), got {threads!r}")
         self.path = Path(path)
         self.sampling = sampling
+        self.threads = threads
         self.info = info if info is not None else probe_video(self.path)
         self.frames_read = 0
         self.frames_decoded = 0
         self.frames_sampled = 0
         self.outcome: str | None = None
         self._last_timestamp: float | None = None
-        self._capture: cv2.VideoCapture | None = None
-        self._container: av.container.InputContainer | None = None
-        if sampling.mode == "keyframes":
-            self._gen = self._keyframes()
-        else:
-            self._capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
-            if not self._capture.isOpened():
-                self._capture.release()
-                raise VideoError("corrupt", f"{self.path}: OpenCV's FFmpeg backend cannot open it")
-            self._capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
-            self._gen = self._opencv()
+        self._container: av.container.InputContainer | None = _open_container(self.path)
+        self._gen = self._decode()
 
     # -- iterator / context manager
     def __iter__(self) -> FrameReader:
@@ -365,14 +450,11 @@ class FrameReader:
         self._release()
 
     def _release(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
-            self._capture = None
         if self._container is not None:
             self._container.close()
             self._container = None
 
-    # -- shared
+    # -- timing and outcome
     def _timestamp(self, pts_sec: float | None, frame_idx: int) -> float:
         """The presentation time, else ``frame_idx / fps``, else NaN (no way to place the frame)."""
         if pts_sec is not None and math.isfinite(pts_sec):
@@ -394,94 +476,66 @@ class FrameReader:
             return False
         return last < duration - max(_DURATION_SLACK_SEC, 0.02 * duration)
 
-    # -- OpenCV: stride and seconds
-    def _opencv(self) -> Iterator[Frame]:
-        cap = self._capture
-        assert cap is not None
-        stride, step = self.sampling.stride, self.sampling.seconds
-        by_seconds = self.sampling.mode == "seconds"
-        next_target = 0.0
-        try:
-            while cap.grab():
-                idx = self.frames_read
-                self.frames_read += 1
-                self.frames_decoded += 1
-                pos_msec = cap.get(cv2.CAP_PROP_POS_MSEC)
-                # OpenCV reports 0 for a frame without a timestamp: only the first frame may sit at 0.
-                pts = pos_msec / 1000.0 if (pos_msec > 0 or idx == 0) else None
-                ts = self._timestamp(pts, idx)
-                self._last_timestamp = ts
-                if by_seconds:
-                    if not math.isfinite(ts):
-                        self._finish("no_timestamps")
-                        return
-                    if ts < next_target - 1e-6:
-                        continue
-                    next_target = (math.floor(ts / step + 1e-6) + 1) * step
-                elif idx % stride:
-                    continue
-                ok, bgr = cap.retrieve()
-                if not ok or bgr is None:
-                    self._finish("corrupt")
-                    return
-                self.frames_sampled += 1
-                yield Frame(idx, ts, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            self._finish("ok")
-        finally:
-            if self.outcome is None:
-                self.outcome = "stopped"
-            self._release()
+    def _wanted(self, index: int, ts: float, previous_ts: float | None) -> bool:
+        """Whether the frame at ``index`` (time ``ts``; the frame before it at ``previous_ts``) is sampled.
 
-    # -- PyAV: keyframes
-    def _keyframes(self) -> Iterator[Frame]:
-        """Decode keyframes only; each gets its index in presentation order by counting packets.
+        Seconds mode takes the first frame at or after each multiple of the step: a frame whose step
+        number is above the one of the frame shown before it.
+        """
+        mode = self.sampling.mode
+        if mode == "stride":
+            return index % self.sampling.stride == 0
+        if mode == "keyframes":
+            return True  # the decoder is asked for keyframes only
+        if index == 0 or previous_ts is None:
+            return index == 0
+        step = self.sampling.seconds
+        return math.floor(ts / step + _SECONDS_EPS) > math.floor(previous_ts / step + _SECONDS_EPS)
 
-        A frame's index is the number of frames shown before it: the (non-discarded) packets with a
-        lower timestamp. Decode order differs from presentation order only within a short window
-        (B-frames, open GOPs), so when a keyframe's packet is demuxed its index is the count of lower
-        timestamps among the last ``_HORIZON`` packets (older ones were shown before it) plus those
-        among the next ``_REORDER_DEPTH`` packets. The decoder hands keyframes out late (H.264: up to two
-        GOPs), so indices wait in a small table keyed by timestamp until their frame comes out.
+    # -- decoding
+    def _decode(self) -> Iterator[Frame]:
+        """Demux every packet, place it in presentation order, decode what is needed, yield the samples.
 
-        A decoded frame whose packet was not flagged key (a decoder may also keep recovery-point
-        frames) gets ``round(time × fps)``, exact for a constant frame rate.
+        Decoded pictures come out late (B-frames, frame threads), so the index of each packet asked for
+        waits in a small table keyed by timestamp until its picture comes out. A keyframe-mode picture
+        whose packet was not flagged key (a decoder may also keep recovery-point frames) gets
+        ``round(time × fps)``, exact for a constant frame rate.
         """
         import av
 
-        container = _open_container(self.path)
-        self._container = container
+        container = self._container
+        assert container is not None
         stream = container.streams.video[0]
-        stream.codec_context.skip_frame = "NONKEY"
+        ctx = stream.codec_context
+        if self.threads == 1:
+            ctx.thread_type, ctx.thread_count = "NONE", 1
+        else:
+            ctx.thread_type, ctx.thread_count = "AUTO", self.threads
+        keyframes = self.sampling.mode == "keyframes"
+        ctx.skip_frame = "NONKEY" if keyframes else "DEFAULT"
         start = stream.start_time or 0
         time_base = float(stream.time_base) if stream.time_base is not None else None
         fps = self.info.fps
         turns = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
-        recent: deque[int] = deque()  # timestamps of the last _HORIZON packets
-        older = 0  # packets that left ``recent``
-        tallies: list[list[int]] = []  # [timestamp, count so far, packets still to look at]
-        indices: dict[int, int] = {}  # keyframe timestamp -> final index
-        frames: deque[av.video.frame.VideoFrame] = deque()  # decoded, waiting for their index
+        pending: dict[int, int] = {}  # timestamp of a packet asked for -> its frame index
+        skipping = False
+
+        def seconds(key: int) -> float | None:
+            return None if time_base is None else (key - start) * time_base
 
         def index_of(frame: av.video.frame.VideoFrame) -> int | None:
-            """The frame's index, or ``None`` while its keyframe is still being counted."""
-            key = frame.pts if frame.pts is not None else frame.dts
-            if key is None:
-                return self.frames_read - 1  # no timestamps at all: decode position (intra streams)
-            if key in indices:
-                for stale in [k for k in indices if k < key]:  # frames come out in presentation order
-                    del indices[stale]
-                return indices.pop(key)
-            if any(t[0] == key for t in tallies):
+            """The sampled index of a decoded picture, ``None`` for a picture only decoded as a reference."""
+            if frame.pts is not None and frame.pts in pending:
+                return pending.pop(frame.pts)
+            if not keyframes or frame.pts is None:
                 return None
             if fps is not None and time_base is not None:
-                return round((key - start) * time_base * fps)
+                return round((frame.pts - start) * time_base * fps)
             return self.frames_read - 1
 
         def emit(frame: av.video.frame.VideoFrame, idx: int) -> Frame:
-            pts_sec = None
-            if frame.pts is not None and time_base is not None:
-                pts_sec = (frame.pts - start) * time_base
-            ts = self._timestamp(pts_sec, idx)
+            pts = None if frame.pts is None else seconds(frame.pts)
+            ts = self._timestamp(pts, idx)
             self._last_timestamp = ts
             rgb = frame.to_ndarray(format="rgb24")
             if turns:
@@ -493,38 +547,29 @@ class FrameReader:
         packets = container.demux(stream)
         try:
             try:
-                for packet in packets:
-                    if packet.size and not packet.is_discard:
+                for packet, shown in _presentation_order(packets):
+                    if shown is not None:
                         self.frames_read += 1
-                        key = packet.pts if packet.pts is not None else packet.dts
-                        if key is None:
-                            key = self.frames_read - 1
-                        for tally in tallies:
-                            tally[1] += key < tally[0]
-                            tally[2] -= 1
-                        if packet.is_keyframe:
-                            tallies.append([key, older + sum(1 for t in recent if t < key), _REORDER_DEPTH])
-                        while tallies and tallies[0][2] <= 0:
-                            done = tallies.pop(0)
-                            indices[done[0]] = done[1]
-                        recent.append(key)
-                        if len(recent) > _HORIZON:
-                            recent.popleft()
-                            older += 1
+                        ts = self._timestamp(seconds(shown.key) if shown.timed else None, shown.index)
+                        self._last_timestamp = ts
+                        if not math.isfinite(ts) and self.sampling.mode == "seconds":
+                            outcome = "no_timestamps"
+                            break
+                        prev = None
+                        if shown.previous is not None:
+                            prev = self._timestamp(seconds(shown.previous), shown.index - 1)
+                        wanted = (not keyframes or packet.is_keyframe) and self._wanted(shown.index, ts, prev)
+                        if wanted:
+                            pending[shown.key] = shown.index
+                        if not keyframes and wanted == skipping:
+                            skipping = not wanted
+                            ctx.skip_frame = "NONREF" if skipping else "DEFAULT"
                     for frame in packet.decode():
                         self.frames_decoded += 1
-                        frames.append(frame)
-                    while frames and (idx := index_of(frames[0])) is not None:
-                        yield emit(frames.popleft(), idx)
+                        if (idx := index_of(frame)) is not None:
+                            yield emit(frame, idx)
             except av.error.FFmpegError:
                 outcome = "corrupt"
-            for done in tallies:
-                indices[done[0]] = done[1]
-            tallies.clear()
-            while frames:
-                frame = frames.popleft()
-                idx = index_of(frame)
-                yield emit(frame, idx if idx is not None else self.frames_read - 1)
             self._finish(outcome)
         finally:
             packets.close()  # before the container closes (see probe_video)
@@ -533,6 +578,8 @@ class FrameReader:
             self._release()
 
 
-def iter_frames(path: str | Path, sampling: Sampling, info: VideoInfo | None = None) -> FrameReader:
+def iter_frames(
+    path: str | Path, sampling: Sampling, info: VideoInfo | None = None, threads: int = 0
+) -> FrameReader:
     """Sampled frames of ``path`` (a :class:`FrameReader`: iterate it, then read its counts/outcome)."""
-    return FrameReader(path, sampling, info)
+    return FrameReader(path, sampling, info, threads)

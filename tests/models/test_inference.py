@@ -1,4 +1,5 @@
-"""Tests for models/inference.py: batch norm folded for inference, checked against the network."""
+"""Tests for models/inference.py: batch norm folded and "same" padding fixed for inference, checked
+against the network."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ import logging
 import numpy as np
 import pytest
 import torch
+from timm.layers.conv2d_same import Conv2dSame
 from torch import nn
 
 from expressions_ensemble.models import LoadedModel, ModelSpec, create_model
-from expressions_ensemble.models.inference import fold_batch_norms, inference_copy
+from expressions_ensemble.models.inference import (
+    StaticSameConv2d,
+    fix_same_padding,
+    fold_batch_norms,
+    inference_copy,
+)
 
 CLASSES = ("angry", "fear", "happy", "sad", "surprise")
 
@@ -60,7 +67,7 @@ def test_a_fold_that_changes_the_logits_is_refused(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.WARNING):
         chosen = inference_copy(net, torch.randn(2, 3, 8, 8))
     assert chosen is net
-    assert "running unfolded" in caplog.text
+    assert "running it as is" in caplog.text
 
 
 def test_loaded_model_scores_with_the_folded_copy_and_saves_the_original() -> None:
@@ -78,3 +85,55 @@ def test_loaded_model_scores_with_the_folded_copy_and_saves_the_original() -> No
     with torch.no_grad():
         reference = torch.softmax((net(x) + net(x.flip(-1))) / 2, dim=1).numpy()
     np.testing.assert_allclose(proba, reference, atol=1e-4)
+
+
+@pytest.mark.parametrize("size", [(96, 96), (47, 30), (7, 8)])
+@pytest.mark.parametrize(
+    ("kernel", "stride", "dilation", "groups"),
+    [(3, 2, 1, 1), (5, 2, 1, 4), (4, 2, 1, 1), (3, 1, 1, 4), (1, 2, 1, 1), (3, 2, 2, 1), (5, 3, 1, 1)],
+)
+def test_static_same_convolution_equals_the_padded_copy_bit_for_bit(
+    size: tuple[int, int], kernel: int, stride: int, dilation: int, groups: int
+) -> None:
+    torch.manual_seed(0)
+    conv = Conv2dSame(8, 8, kernel, stride=stride, dilation=dilation, groups=groups).eval()
+    x = torch.randn(3, 8, *size)
+    try:
+        static = StaticSameConv2d(conv, size)
+    except ValueError:  # a dilated kernel whose padding is lopsided by less than a tap
+        assert dilation > 1
+        return
+    with torch.no_grad():
+        expected = conv(x)
+        assert static(x).shape == expected.shape
+        torch.testing.assert_close(static(x), expected, rtol=0, atol=1e-5)
+        other = torch.randn(2, 8, size[0] + 3, size[1] + 1)  # another size: the original runs
+        assert torch.equal(static(other), conv(other))
+
+
+def test_lite0_inference_copy_has_no_padded_copies_and_the_same_logits_at_any_size() -> None:
+    torch.manual_seed(0)
+    net = _randomise_norms(create_model("tf_efficientnet_lite0", CLASSES, pretrained="none"))
+    dynamic = sum(isinstance(m, Conv2dSame) for m in net.modules())
+    assert dynamic == 5  # the stem and the four stride-2 depthwise convolutions
+    x = torch.randn(4, 3, 96, 96)
+    copy = inference_copy(net, x)
+    static = [m for m in copy.modules() if isinstance(m, StaticSameConv2d)]
+    assert len(static) == dynamic and {m.size for m in static} == {
+        (96, 96),
+        (48, 48),
+        (24, 24),
+        (12, 12),
+        (6, 6),
+    }
+    with torch.no_grad():
+        torch.testing.assert_close(copy(x), net(x), rtol=1e-4, atol=1e-4)
+        y = torch.randn(2, 3, 64, 80)  # not the size it was fixed for: still right
+        torch.testing.assert_close(copy(y), net(y), rtol=1e-4, atol=1e-4)
+
+
+def test_fix_same_padding_leaves_other_networks_alone() -> None:
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU()).eval()
+    with torch.no_grad():
+        assert fix_same_padding(net, torch.randn(1, 3, 16, 16)) == 0
+    assert isinstance(net[0], nn.Conv2d) and not isinstance(net[0], StaticSameConv2d)

@@ -1,11 +1,19 @@
-"""Inference-only copies of trained networks: batch norm folded into the convolution before it.
+"""Inference-only copies of trained networks: batch norm folded into the convolution before it, and
+TensorFlow-style "same" padding fixed for the input size.
 
-In eval mode a batch-norm layer is a fixed per-channel scale and shift, so it can be merged into the
-weights and bias of the convolution that feeds it. On this CPU that makes EfficientNet-Lite0 about 1.6x
-faster (batch of 32 at 96 px: 0.19 s -> 0.12 s on one thread), and the film evaluation and the
-evaluation matrix are mostly forward passes. The trained network itself is never changed (it is what
-artifacts save); the folded copy is checked against it on a random batch and is only used when the
-two agree, so an architecture the folding does not understand simply runs unfolded.
+* In eval mode a batch-norm layer is a fixed per-channel scale and shift, so it can be merged into the
+  weights and bias of the convolution that feeds it. On this CPU that makes EfficientNet-Lite0 about
+  1.6x faster (batch of 32 at 96 px: 0.19 s -> 0.12 s on one thread).
+* The ``tf_`` backbones pad strided convolutions like TensorFlow ("same": one more row and column
+  after than before), which timm does with a padded copy of the whole activation before each of them
+  (``Conv2dSame``): a pure memory copy, 14% of EfficientNet-Lite0's time at 96 px. For a known input
+  size the padding is fixed, and a convolution with symmetric padding and as many zero taps at the
+  start of its kernel as the padding is lopsided sees the same windows with no copy: the same sums,
+  bit for bit, about 1.2x faster on two threads.
+
+The film evaluation and the evaluation matrix are mostly forward passes. The trained network itself is
+never changed (it is what artifacts save); the copy is checked against it on a random batch and is
+only used when the two agree, so an architecture these rewrites do not understand simply runs as is.
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 logger = logging.getLogger(__name__)
@@ -76,21 +86,99 @@ def fold_batch_norms(net: nn.Module) -> tuple[nn.Module, int]:
     return out, folded
 
 
+def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TensorFlow's "same" padding (before, after) of one dimension, as timm's ``pad_same`` computes it."""
+    total = max((math.ceil(size / stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+class StaticSameConv2d(nn.Module):
+    """A "same"-padded convolution for one input size, with no padded copy; other sizes go to the
+    original (``dynamic``), so the module stays right for any input."""
+
+    def __init__(self, conv: nn.Conv2d, size: tuple[int, int]) -> None:
+        """Raises ``ValueError`` when the padding cannot be moved into the kernel (dilated taps that
+        would have to start between two taps)."""
+        super().__init__()
+        pads, lead = [], []
+        dims = zip(size, conv.kernel_size, conv.stride, conv.dilation, strict=True)
+        for i, k, stride, dilation in dims:
+            before, after = _same_padding(i, k, stride, dilation)
+            if (after - before) % dilation:
+                raise ValueError(f"lopsided padding {before}/{after} is not a whole number of taps")
+            pads.append(after)  # symmetric: windows start ``after - before`` early ...
+            lead.append((after - before) // dilation)  # ... and that many zero taps undo it
+        weight = F.pad(conv.weight.detach(), (lead[1], 0, lead[0], 0))
+        self.size = (int(size[0]), int(size[1]))
+        self.conv = nn.Conv2d(
+            conv.in_channels, conv.out_channels, tuple(weight.shape[-2:]), conv.stride, tuple(pads),
+            conv.dilation, conv.groups, conv.bias is not None,
+        )  # fmt: skip
+        self.conv.weight = nn.Parameter(weight.clone(), requires_grad=False)
+        if conv.bias is not None:
+            self.conv.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+        self.dynamic = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.size:
+            return self.dynamic(x)
+        return self.conv(x)
+
+
+def _dynamic_same_convs() -> tuple[type[nn.Module], ...]:
+    try:
+        from timm.layers.conv2d_same import Conv2dSame
+    except ImportError:  # pragma: no cover - timm without TF-style layers
+        return ()
+    return (Conv2dSame,)
+
+
+def fix_same_padding(net: nn.Module, example: torch.Tensor) -> int:
+    """Replace, in place, every TF-"same" convolution of ``net`` by a :class:`StaticSameConv2d` for the
+    size it sees when ``example`` goes through; returns how many were replaced."""
+    kinds = _dynamic_same_convs()
+    sizes: dict[nn.Module, tuple[int, int]] = {}
+
+    def record(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        sizes.setdefault(module, (int(args[0].shape[-2]), int(args[0].shape[-1])))
+
+    hooks = [m.register_forward_pre_hook(record) for m in net.modules() if kinds and isinstance(m, kinds)]
+    if not hooks:
+        return 0
+    try:
+        net(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    replaced = 0
+    for parent in list(net.modules()):
+        for name, child in list(parent._modules.items()):
+            if child in sizes and isinstance(child, nn.Conv2d):
+                try:
+                    parent._modules[name] = StaticSameConv2d(child, sizes[child])
+                except ValueError:
+                    continue
+                replaced += 1
+    return replaced
+
+
 @torch.no_grad()
 def inference_copy(net: nn.Module, example: torch.Tensor) -> nn.Module:
-    """The network to run for inference: the folded copy if it gives the same logits on ``example``
-    (a random batch of the network's input shape), else ``net`` itself (logged)."""
+    """The network to run for inference: the rewritten copy (batch norm folded, "same" padding fixed
+    for ``example``'s size) if it gives the same logits on ``example`` (a random batch of the
+    network's input shape), else ``net`` itself (logged)."""
     was_training = net.training
     net.eval()
     try:
         folded, count = fold_batch_norms(net)
+        count += fix_same_padding(folded, example)
         if count == 0:
             return net
         expected, got = net(example), folded(example)
         diff = float((expected - got).abs().max()) if expected.shape == got.shape else float("inf")
         if not diff <= FOLD_TOLERANCE * (1.0 + float(expected.abs().max())):
             logger.warning(
-                "%s: folding %d batch-norm layers changed the logits by %.3g; running unfolded",
+                "%s: rewriting %d layers for inference changed the logits by %.3g; running it as is",
                 type(net).__name__, count, diff,
             )  # fmt: skip
             return net
