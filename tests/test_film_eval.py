@@ -15,9 +15,10 @@ from expressions_ensemble.film_eval import (
     FACE_COLUMNS,
     FilmEvalParams,
     FilmScorer,
+    ThreadPlan,
     evaluate_films,
     match_films,
-    split_cores,
+    plan_threads,
     validate_movie_list,
 )
 from expressions_ensemble.models import LoadedModel, ModelSpec, create_model
@@ -103,6 +104,7 @@ def test_one_pass_scores_every_model_per_face(film, models):
     faces, status = scorer.evaluate("tiny", path)
     scorer.close()
     assert status["outcome"] == "ok" and status["frames_read"] == 36 and status["frames_sampled"] == 6
+    assert status["frames_sampled"] <= status["frames_decoded"] <= status["frames_read"]
     with_face = set(truth.loc[truth["face_idx"] >= 0, "frame_idx"])
     assert set(faces["frame_idx"]) <= with_face and len(faces) >= 3  # frames 0, 6, 12, 18 show the face
     assert status["frames_with_faces"] == faces["frame_idx"].nunique() and status["faces"] == len(faces)
@@ -121,11 +123,13 @@ def test_one_pass_scores_every_model_per_face(film, models):
     np.testing.assert_allclose(faces["timestamp_sec"], faces["frame_idx"] / 12.0, atol=1e-3)
 
 
-def test_cores_are_split_between_decoder_and_models_by_mode():
-    assert split_cores(2, "stride") == (1, 1) == split_cores(2, "seconds")
-    assert split_cores(8, "stride") == (4, 4) and split_cores(3, "seconds") == (1, 2)
-    assert split_cores(2, "keyframes") == (1, 2) and split_cores(1, "stride") == (1, 1)
-    assert split_cores(0, "keyframes") == (1, 1)
+def test_cores_are_planned_by_which_stage_is_the_long_pole():
+    assert plan_threads(2, "stride") == ThreadPlan(1, 1, False) == plan_threads(2, "seconds")
+    assert plan_threads(8, "stride") == ThreadPlan(4, 4, True)
+    assert plan_threads(3, "seconds") == ThreadPlan(1, 2, True)
+    assert plan_threads(2, "keyframes") == ThreadPlan(1, 2, True)
+    assert plan_threads(1, "stride") == ThreadPlan(1, 1, False)
+    assert plan_threads(0, "keyframes") == ThreadPlan(1, 1, True)
 
 
 @pytest.mark.parametrize("mode", ["stride", "keyframes"])

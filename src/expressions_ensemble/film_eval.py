@@ -2,7 +2,7 @@
 
 Per film, each sampled frame is decoded once (:mod:`expressions_ensemble.video`: skipped frames are
 decoded only when another frame refers to them, never converted) in a thread that runs ahead
-(:class:`~expressions_ensemble.parallel.Prefetch`, with its share of the cores: :func:`split_cores`),
+(:class:`~expressions_ensemble.parallel.Prefetch`, with its share of the cores: :func:`plan_threads`),
 faces are detected once (:mod:`expressions_ensemble.faces`), crops come from
 :func:`~expressions_ensemble.imaging.crop_face` with the face-extraction margin and size (the crop a
 training photo gets), crops of several frames are batched, and every model scores the same batch
@@ -36,7 +36,14 @@ from expressions_ensemble.imaging import crop_face
 from expressions_ensemble.labels import prob_column
 from expressions_ensemble.models.scoring import Scorable, score_models
 from expressions_ensemble.parallel import Prefetch
-from expressions_ensemble.video import VIDEO_EXTENSIONS, Sampling, VideoError, film_stem, iter_frames
+from expressions_ensemble.video import (
+    VIDEO_EXTENSIONS,
+    Frame,
+    Sampling,
+    VideoError,
+    film_stem,
+    iter_frames,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +58,8 @@ FACE_COLUMNS = [
 ]  # fmt: skip
 STATUS_COLUMNS = [
     "movie", "file_name", "title", "category", "path", "outcome", "detail", "frames_read",
-    "frames_sampled", "frames_with_faces", "faces", "seconds", "fps", "frame_count", "width", "height",
-    "rotation", "duration_sec", "resumed",
+    "frames_decoded", "frames_sampled", "frames_with_faces", "faces", "seconds", "fps", "frame_count",
+    "width", "height", "rotation", "duration_sec", "resumed",
 ]  # fmt: skip
 
 
@@ -192,20 +199,32 @@ def empty_faces(models: Mapping[str, Scorable]) -> pd.DataFrame:
     return pd.DataFrame(columns=columns)
 
 
-def split_cores(cores: int, mode: str) -> tuple[int, int]:
-    """How a process's ``cores`` are shared while a film is read: (decoder threads, model threads).
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How a process's cores are used while a film is read (see :func:`plan_threads`)."""
 
-    In stride and seconds modes every frame the samples depend on is decoded, so the decoder is the
-    long pole and gets half the cores (one of two); the models run beside it on the rest, instead of
-    both asking for every core and taking turns (measured on 2 cores: 24.8 s with FFmpeg and torch
-    each on both, see ``benchmarks/movie_eval.py``). In keyframes mode decoding is light (a keyframe
-    in hundreds of frames): one decoder thread, every core for the models.
+    decoder: int  # FFmpeg decoder threads
+    models: int  # torch intra-op threads
+    detect_apart: bool  # face detection in a thread of its own, between decoder and models
+
+
+def plan_threads(cores: int, mode: str) -> ThreadPlan:
+    """Share ``cores`` between decoding, detection and the models, by which of them is the long pole.
+
+    In stride and seconds modes every frame the samples depend on is decoded: the decoder is the long
+    pole and gets half the cores (one of two), the models the rest, and detection runs in the models'
+    thread unless there is a core for it, since a third busy thread would take a share of the
+    decoder's core (measured on 2 cores, ``benchmarks/movie_eval.py``: 20.3 s with detection beside the
+    models, 21.7 s apart; 24.8 s with FFmpeg and torch each on both cores). In keyframes mode decoding
+    is light (a keyframe in hundreds of frames) and the models are the long pole: one decoder thread,
+    every core for the models, and detection apart so that the models never wait for it (4.1 s -> 3.3 s
+    on the long-GOP film).
     """
     cores = max(1, int(cores))
     if mode == "keyframes":
-        return 1, cores
+        return ThreadPlan(decoder=1, models=cores, detect_apart=True)
     decoder = max(1, cores // 2)
-    return decoder, max(1, cores - decoder)
+    return ThreadPlan(decoder=decoder, models=max(1, cores - decoder), detect_apart=cores >= 3)
 
 
 @contextlib.contextmanager
@@ -221,10 +240,15 @@ def torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _ahead(items: Iterator[Any], apart: bool, depth: int) -> contextlib.AbstractContextManager[Iterator[Any]]:
+    """``items`` produced in a background thread when ``apart``, else as they are (in the caller's)."""
+    return Prefetch(items, depth=depth) if apart else contextlib.nullcontext(items)
+
+
 class FilmScorer:
     """A detector and the models, ready to evaluate films one after the other (one per process).
 
-    ``cores``: the cores this process may use (default: all); see :func:`split_cores`.
+    ``cores``: the cores this process may use (default: all); see :func:`plan_threads`.
     """
 
     def __init__(
@@ -262,19 +286,39 @@ class FilmScorer:
         crops.clear()
         meta.clear()
 
+    def _faces(
+        self, frames: Iterator[Frame], movie: str, area: float
+    ) -> Iterator[tuple[list[np.ndarray], list[dict[str, Any]]]]:
+        """Per sampled frame, the crops of its chosen faces and their rows (without model columns)."""
+        p = self.params
+        for frame in frames:
+            chosen, _ = select_faces(self.detector.detect(frame.rgb), p.face_policy, p.min_face_size)
+            crops = [crop_face(frame.rgb, (b.x, b.y, b.w, b.h), p.margin, p.crop_size) for b in chosen]
+            rows = [
+                {
+                    "movie": movie, "frame_idx": frame.frame_idx, "timestamp_sec": frame.timestamp_sec,
+                    "face_idx": i, "bbox_x": box.x, "bbox_y": box.y, "bbox_w": box.w, "bbox_h": box.h,
+                    "face_area": box.area, "relative_face_area": box.area / area,
+                    "detector_score": box.score,
+                }
+                for i, box in enumerate(chosen)
+            ]  # fmt: skip
+            yield crops, rows
+
     def evaluate(self, movie: str, path: str, position: int = 0) -> tuple[pd.DataFrame, dict[str, Any]]:
         """The film's face table and its status; a file that cannot be read gives an outcome, not an error."""
         p = self.params
         start = time.perf_counter()
         status: dict[str, Any] = {"movie": movie, "path": path, "detail": ""}
-        decoder_threads, model_threads = split_cores(self.cores, p.sampling.mode)
+        plan = plan_threads(self.cores, p.sampling.mode)
         try:
-            reader = iter_frames(path, p.sampling, threads=decoder_threads)
+            reader = iter_frames(path, p.sampling, threads=plan.decoder)
         except VideoError as exc:
             logger.warning("%s: %s", movie, exc)
             return empty_faces(self.models), status | {
-                "outcome": exc.reason, "detail": exc.detail, "frames_read": 0, "frames_sampled": 0,
-                "frames_with_faces": 0, "faces": 0, "seconds": time.perf_counter() - start,
+                "outcome": exc.reason, "detail": exc.detail, "frames_read": 0, "frames_decoded": 0,
+                "frames_sampled": 0, "frames_with_faces": 0, "faces": 0,
+                "seconds": time.perf_counter() - start,
             }  # fmt: skip
         info = reader.info
         area = float(info.width * info.height) or 1.0
@@ -288,23 +332,21 @@ class FilmScorer:
         meta: list[dict[str, Any]] = []
         with_faces = 0
         bar = tqdm(total=expected, desc=movie, unit="frame", position=position, leave=False, disable=None)
-        # Decoding runs a thread ahead (FFmpeg releases the GIL), so it overlaps with detection and the
-        # models instead of waiting for them; the queue holds at most a batch of sampled frames.
-        with reader, bar, torch_threads(model_threads), Prefetch(reader, depth=p.batch_size) as frames:
-            for frame in frames:
-                chosen, _ = select_faces(self.detector.detect(frame.rgb), p.face_policy, p.min_face_size)
-                with_faces += bool(chosen)
-                for i, box in enumerate(chosen):
-                    crops.append(crop_face(frame.rgb, (box.x, box.y, box.w, box.h), p.margin, p.crop_size))
-                    meta.append(
-                        {
-                            "movie": movie, "frame_idx": frame.frame_idx,
-                            "timestamp_sec": frame.timestamp_sec, "face_idx": i,
-                            "bbox_x": box.x, "bbox_y": box.y, "bbox_w": box.w, "bbox_h": box.h,
-                            "face_area": box.area, "relative_face_area": box.area / area,
-                            "detector_score": box.score,
-                        }
-                    )  # fmt: skip
+        # Decoding runs in a thread ahead (FFmpeg releases the GIL), and detection with cropping either
+        # in a thread of its own (MediaPipe releases it too) or here beside the models (see
+        # plan_threads). The frame queue holds at most a batch of frames, the face queue (crops only,
+        # small) two batches, so the models find a full batch as soon as they finish one.
+        with (
+            reader,
+            bar,
+            torch_threads(plan.models),
+            Prefetch(reader, depth=p.batch_size) as frames,
+            _ahead(self._faces(frames, movie, area), plan.detect_apart, 2 * p.batch_size) as found,
+        ):
+            for frame_crops, frame_meta in found:
+                with_faces += bool(frame_crops)
+                crops.extend(frame_crops)
+                meta.extend(frame_meta)
                 if len(crops) >= p.batch_size:
                     self._flush(crops, meta, rows)
                 bar.update(1)
@@ -315,7 +357,8 @@ class FilmScorer:
         if outcome == "ok" and not rows:
             outcome = "no_faces"
         status |= {
-            "outcome": outcome, "frames_read": reader.frames_read, "frames_sampled": reader.frames_sampled,
+            "outcome": outcome, "frames_read": reader.frames_read, "frames_decoded": reader.frames_decoded,
+            "frames_sampled": reader.frames_sampled,
             "frames_with_faces": with_faces, "faces": len(rows), "seconds": time.perf_counter() - start,
             "fps": info.fps, "frame_count": info.frame_count, "width": info.width, "height": info.height,
             "rotation": info.rotation, "duration_sec": info.duration_sec,
