@@ -217,8 +217,8 @@ def plan_threads(cores: int, mode: str) -> ThreadPlan:
     decoder's core (measured on 2 cores, ``benchmarks/movie_eval.py``: 20.3 s with detection beside the
     models, 21.7 s apart; 24.8 s with FFmpeg and torch each on both cores). In keyframes mode decoding
     is light (a keyframe in hundreds of frames) and the models are the long pole: one decoder thread,
-    every core for the models, and detection apart so that the models never wait for it (4.1 s -> 3.3 s
-    on the long-GOP film).
+    every core for the models, and detection apart so that its ~4 ms a frame leaves the models' thread
+    (on the 2-core VM the gain was within the noise: 3.3-4.1 s on the long-GOP film either way).
     """
     cores = max(1, int(cores))
     if mode == "keyframes":
