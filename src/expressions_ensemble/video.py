@@ -355,10 +355,9 @@ def _presentation_order(
                 yield packet, None
                 continue
             shown_ahead -= 1
-            later = [k for _, k, _ in ahead if k is not None]
             at = bisect.bisect_left(recent, key)
-            index = older + at + sum(1 for k in later if k < key)
-            before = [k for k in later if k < key]
+            before = [k for _, k, _ in ahead if k is not None and k < key]  # shown earlier, decoded later
+            index = older + at + len(before)
             if at:
                 before.append(recent[at - 1])
             yield packet, _Shown(key, index, max(before) if before else None, timed)
@@ -387,16 +386,8 @@ def _presentation_order(
 class FrameReader:
     """Sampled frames of one video, as an iterator and a context manager, with counts afterwards.
 
-    One decoder (PyAV) serves every mode; what it is asked to decode depends on the mode:
-
-    * **stride / seconds**: every frame the sampled ones depend on is decoded, and nothing else. Before
-      each packet goes to the decoder the reader knows the frame's index and time, so a frame that is
-      not sampled is sent with ``skip_frame = "NONREF"``: the decoder drops it if no other frame
-      refers to it (H.264/HEVC non-reference pictures, MPEG B-frames; about half of a typical film),
-      and decodes it as usual if one does. A sampled frame is always decoded. The pictures are the
-      ones a full decode gives (the skipped frames are nobody's reference); only sampled frames are
-      converted to RGB.
-    * **keyframes** (the fast mode): ``skip_frame = "NONKEY"``, so only keyframes are decoded.
+    What each mode asks the decoder to decode is in the module docstring: in stride and seconds modes,
+    everything the sampled frames depend on and nothing else; in keyframes mode, keyframes only.
 
     Counts: ``frames_read``: shown frames of the stream passed over (demuxed); ``frames_decoded``:
     frames the decoder turned into pictures; ``frames_sampled``: frames yielded; ``outcome``: one of
@@ -476,8 +467,9 @@ class FrameReader:
             return False
         return last < duration - max(_DURATION_SLACK_SEC, 0.02 * duration)
 
-    def _wanted(self, index: int, ts: float, previous_ts: float | None) -> bool:
-        """Whether the frame at ``index`` (time ``ts``; the frame before it at ``previous_ts``) is sampled.
+    def _wanted(self, index: int, ts: float, previous_ts: float | None, is_keyframe: bool) -> bool:
+        """Whether the frame at ``index`` (time ``ts``; the frame before it at ``previous_ts``, only
+        needed in seconds mode) is sampled.
 
         Seconds mode takes the first frame at or after each multiple of the step: a frame whose step
         number is above the one of the frame shown before it.
@@ -486,7 +478,7 @@ class FrameReader:
         if mode == "stride":
             return index % self.sampling.stride == 0
         if mode == "keyframes":
-            return True  # the decoder is asked for keyframes only
+            return is_keyframe
         if index == 0 or previous_ts is None:
             return index == 0
         step = self.sampling.seconds
@@ -556,9 +548,9 @@ class FrameReader:
                             outcome = "no_timestamps"
                             break
                         prev = None
-                        if shown.previous is not None:
+                        if self.sampling.mode == "seconds" and shown.previous is not None:
                             prev = self._timestamp(seconds(shown.previous), shown.index - 1)
-                        wanted = (not keyframes or packet.is_keyframe) and self._wanted(shown.index, ts, prev)
+                        wanted = self._wanted(shown.index, ts, prev, packet.is_keyframe)
                         if wanted:
                             pending[shown.key] = shown.index
                         if not keyframes and wanted == skipping:

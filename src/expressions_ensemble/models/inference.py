@@ -25,6 +25,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from timm.layers.conv2d_same import Conv2dSame
 from torch import nn
 
 logger = logging.getLogger(__name__)
@@ -125,24 +126,15 @@ class StaticSameConv2d(nn.Module):
         return self.conv(x)
 
 
-def _dynamic_same_convs() -> tuple[type[nn.Module], ...]:
-    try:
-        from timm.layers.conv2d_same import Conv2dSame
-    except ImportError:  # pragma: no cover - timm without TF-style layers
-        return ()
-    return (Conv2dSame,)
-
-
 def fix_same_padding(net: nn.Module, example: torch.Tensor) -> int:
     """Replace, in place, every TF-"same" convolution of ``net`` by a :class:`StaticSameConv2d` for the
     size it sees when ``example`` goes through; returns how many were replaced."""
-    kinds = _dynamic_same_convs()
     sizes: dict[nn.Module, tuple[int, int]] = {}
 
     def record(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
         sizes.setdefault(module, (int(args[0].shape[-2]), int(args[0].shape[-1])))
 
-    hooks = [m.register_forward_pre_hook(record) for m in net.modules() if kinds and isinstance(m, kinds)]
+    hooks = [m.register_forward_pre_hook(record) for m in net.modules() if isinstance(m, Conv2dSame)]
     if not hooks:
         return 0
     try:
@@ -153,7 +145,7 @@ def fix_same_padding(net: nn.Module, example: torch.Tensor) -> int:
     replaced = 0
     for parent in list(net.modules()):
         for name, child in list(parent._modules.items()):
-            if child in sizes and isinstance(child, nn.Conv2d):
+            if child in sizes:
                 try:
                     parent._modules[name] = StaticSameConv2d(child, sizes[child])
                 except ValueError:
