@@ -130,6 +130,12 @@ def test_cores_are_planned_by_which_stage_is_the_long_pole():
     assert plan_threads(2, "keyframes") == ThreadPlan(1, 2, True)
     assert plan_threads(1, "stride") == ThreadPlan(1, 1, False)
     assert plan_threads(0, "keyframes") == ThreadPlan(1, 1, True)
+    # the models' cores go to networks side by side first, then to threads within each
+    assert plan_threads(2, "keyframes", networks=6) == ThreadPlan(1, 1, True, model_workers=2)
+    assert plan_threads(2, "stride", networks=6) == ThreadPlan(1, 1, False, model_workers=1)
+    assert plan_threads(8, "stride", networks=6) == ThreadPlan(4, 1, True, model_workers=4)
+    assert plan_threads(16, "keyframes", networks=6) == ThreadPlan(1, 2, True, model_workers=6)
+    assert plan_threads(4, "keyframes", networks=1).model_cores == 4
 
 
 @pytest.mark.parametrize("mode", ["stride", "keyframes"])

@@ -7,7 +7,7 @@ can read back which frame it got and whether it is upright.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from expressions_ensemble.video import (
     FrameReader,
     Sampling,
     VideoError,
+    _presentation_order,
     iter_frames,
     probe_video,
 )
@@ -393,6 +394,64 @@ def test_reader_is_lazy_and_stops_cleanly(tmp_path: Path) -> None:
         reader.close()
         assert reader.outcome == "stopped"
     assert set(OUTCOMES) >= {"ok", "truncated", "corrupt", "stopped"}
+
+
+# ------------------------------------------------------------------------------- presentation order
+
+
+@dataclass
+class _Packet:
+    """What ``_presentation_order`` reads of a demuxed packet."""
+
+    pts: int | None
+    dts: int | None = None
+    size: int = 1
+    is_discard: bool = False
+
+
+def _reordered(rng: np.random.Generator, frames: int, widest: int) -> list[int]:
+    """Timestamps in a decode order that shuffles blocks of up to ``widest`` frames (B-pyramids, open
+    GOPs), every tenth block of exactly ``widest`` with its first frame decoded last."""
+    stamps: list[int] = []
+    while len(stamps) < frames:
+        base = len(stamps)
+        width = widest if len(stamps) % 10 == 0 else int(rng.integers(1, widest + 1))
+        block = [base + int(k) for k in rng.permutation(width)]
+        if width == widest:
+            block = [base + k for k in range(1, width)] + [base]
+        stamps += block
+    return [3 * t + 7 for t in stamps]  # time-base units: not frame numbers
+
+
+def test_presentation_order_ranks_timestamps_within_h264s_reorder_bound() -> None:
+    # 17 frames in a block: 16 decoded before a frame and shown after it, the most H.264 allows
+    stamps = _reordered(np.random.default_rng(0), 3000, widest=17)
+    packets = [_Packet(t) for t in stamps]
+    out = list(_presentation_order(iter(packets)))
+    assert [p for p, _ in out] == packets  # every packet, once, in decode order (the decoder's)
+    ranks = {t: i for i, t in enumerate(sorted(stamps))}
+    assert [s.index for _, s in out] == [ranks[t] for t in stamps]
+    by_index = sorted(stamps)
+    assert [s.previous for _, s in out] == [by_index[ranks[t] - 1] if ranks[t] else None for t in stamps]
+    assert all(s.key == t and s.timed for (_, s), t in zip(out, stamps, strict=True))
+
+
+def test_presentation_order_passes_packets_that_show_nothing_and_places_untimed_ones() -> None:
+    packets = [
+        _Packet(0), _Packet(20), _Packet(10), _Packet(5, size=0), _Packet(30, is_discard=True),
+        _Packet(None, dts=40), _Packet(None), _Packet(None, size=0),
+    ]  # fmt: skip
+    out = list(_presentation_order(iter(packets)))
+    assert [p for p, _ in out] == packets
+    assert [None if s is None else (s.index, s.key, s.timed) for _, s in out] == [
+        (0, 0, True), (2, 20, True), (1, 10, True), None, None, (3, 40, True), (4, 41, False), None,
+    ]  # fmt: skip
+
+
+def test_equal_timestamps_each_get_their_own_index_in_decode_order() -> None:
+    packets = [_Packet(0), _Packet(8), _Packet(8), _Packet(4)]
+    out = list(_presentation_order(iter(packets)))
+    assert [s.index for _, s in out] == [0, 2, 3, 1]
 
 
 # ---------------------------------------------------------------------------------- sampling params

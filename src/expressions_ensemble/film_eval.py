@@ -24,6 +24,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,7 +35,7 @@ from tqdm.auto import tqdm
 from expressions_ensemble.faces import FaceDetector, create_detector, select_faces
 from expressions_ensemble.imaging import crop_face
 from expressions_ensemble.labels import prob_column
-from expressions_ensemble.models.scoring import Scorable, score_models
+from expressions_ensemble.models.scoring import Scorable, distinct_networks, score_models
 from expressions_ensemble.parallel import Prefetch
 from expressions_ensemble.video import (
     VIDEO_EXTENSIONS,
@@ -204,12 +205,17 @@ class ThreadPlan:
     """How a process's cores are used while a film is read (see :func:`plan_threads`)."""
 
     decoder: int  # FFmpeg decoder threads
-    models: int  # torch intra-op threads
+    models: int  # torch intra-op threads of each model worker
     detect_apart: bool  # face detection in a thread of its own, between decoder and models
+    model_workers: int = 1  # networks scored side by side, each in a thread of its own
+
+    @property
+    def model_cores(self) -> int:
+        return self.models * self.model_workers
 
 
-def plan_threads(cores: int, mode: str) -> ThreadPlan:
-    """Share ``cores`` between decoding, detection and the models, by which of them is the long pole.
+def plan_threads(cores: int, mode: str, networks: int = 1) -> ThreadPlan:
+    """Share ``cores`` between decoding, detection and the ``networks`` models, by which is the long pole.
 
     In stride and seconds modes every frame the samples depend on is decoded: the decoder is the long
     pole and gets half the cores (one of two), the models the rest, and detection runs in the models'
@@ -217,14 +223,21 @@ def plan_threads(cores: int, mode: str) -> ThreadPlan:
     decoder's core (measured on 2 cores, ``benchmarks/movie_eval.py``: 20.3 s with detection beside the
     models, 21.7 s apart; 24.8 s with FFmpeg and torch each on both cores). In keyframes mode decoding
     is light (a keyframe in hundreds of frames) and the models are the long pole: one decoder thread,
-    every core for the models, and detection apart so that its ~4 ms a frame leaves the models' thread
-    (on the 2-core VM the gain was within the noise: 3.3-4.1 s on the long-GOP film either way).
+    every core for the models, and detection apart so that its ~4 ms a frame leaves the models' thread.
+
+    The models' cores go to networks side by side, one intra-op thread each, as many as there are
+    networks (:func:`~expressions_ensemble.models.scoring.score_models`), and the cores left over
+    become intra-op threads of each.
     """
     cores = max(1, int(cores))
     if mode == "keyframes":
-        return ThreadPlan(decoder=1, models=cores, detect_apart=True)
-    decoder = max(1, cores // 2)
-    return ThreadPlan(decoder=decoder, models=max(1, cores - decoder), detect_apart=cores >= 3)
+        decoder, model_cores, apart = 1, cores, True
+    else:
+        decoder = max(1, cores // 2)
+        model_cores, apart = max(1, cores - decoder), cores >= 3
+    workers = max(1, min(model_cores, int(networks)))
+    return ThreadPlan(decoder=decoder, models=max(1, model_cores // workers), detect_apart=apart,
+                      model_workers=workers)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -243,6 +256,12 @@ def torch_threads(count: int) -> Iterator[None]:
 def _ahead(items: Iterator[Any], apart: bool, depth: int) -> contextlib.AbstractContextManager[Iterator[Any]]:
     """``items`` produced in a background thread when ``apart``, else as they are (in the caller's)."""
     return Prefetch(items, depth=depth) if apart else contextlib.nullcontext(items)
+
+
+def _model_pool(workers: int) -> contextlib.AbstractContextManager[Executor | None]:
+    """Threads for networks side by side, made after torch's thread count is set (a thread takes the
+    count current when it first runs an operator); none for a single worker."""
+    return ThreadPoolExecutor(workers, "models") if workers > 1 else contextlib.nullcontext(None)
 
 
 class FilmScorer:
@@ -270,10 +289,16 @@ class FilmScorer:
             self._detector.close()
             self._detector = None
 
-    def _flush(self, crops: list[np.ndarray], meta: list[dict[str, Any]], out: list[dict[str, Any]]) -> None:
+    def _flush(
+        self,
+        crops: list[np.ndarray],
+        meta: list[dict[str, Any]],
+        out: list[dict[str, Any]],
+        executor: Executor | None = None,
+    ) -> None:
         if not crops:
             return
-        probs = score_models(self.models, crops, self.params.batch_size)
+        probs = score_models(self.models, crops, self.params.batch_size, executor)
         for name, model in self.models.items():
             p = probs[name]
             best = p.argmax(axis=1)
@@ -310,7 +335,7 @@ class FilmScorer:
         p = self.params
         start = time.perf_counter()
         status: dict[str, Any] = {"movie": movie, "path": path, "detail": ""}
-        plan = plan_threads(self.cores, p.sampling.mode)
+        plan = plan_threads(self.cores, p.sampling.mode, len(distinct_networks(self.models.values())))
         try:
             reader = iter_frames(path, p.sampling, threads=plan.decoder)
         except VideoError as exc:
@@ -340,6 +365,7 @@ class FilmScorer:
             reader,
             bar,
             torch_threads(plan.models),
+            _model_pool(plan.model_workers) as pool,
             Prefetch(reader, depth=p.batch_size) as frames,
             _ahead(self._faces(frames, movie, area), plan.detect_apart, 2 * p.batch_size) as found,
         ):
@@ -348,9 +374,9 @@ class FilmScorer:
                 crops.extend(frame_crops)
                 meta.extend(frame_meta)
                 if len(crops) >= p.batch_size:
-                    self._flush(crops, meta, rows)
+                    self._flush(crops, meta, rows, pool)
                 bar.update(1)
-            self._flush(crops, meta, rows)
+            self._flush(crops, meta, rows, pool)
         columns = empty_faces(self.models).columns
         faces = pd.DataFrame(rows).reindex(columns=columns) if rows else empty_faces(self.models)
         outcome = reader.outcome or "ok"

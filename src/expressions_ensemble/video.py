@@ -24,14 +24,14 @@ made); a file that breaks *during* reading never raises: the reader stops and sa
 
 from __future__ import annotations
 
-import bisect
+import heapq
 import math
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -303,10 +303,8 @@ class Frame:
 #: seconds mode met frames with neither a timestamp nor a frame rate to place them.
 OUTCOMES: tuple[str, ...] = ("ok", "truncated", "corrupt", "stopped", "no_timestamps")
 
-#: Packets a frame can be reordered by between decode and presentation order (H.264 allows 16).
+#: Frames that can be decoded before a frame and shown after it (H.264's bound is 16).
 _REORDER_DEPTH = 16
-#: Packets kept to count frames shown before a packet's frame; older ones are shown before it for sure.
-_HORIZON = 4 * _REORDER_DEPTH
 
 #: Slack when the frame count is not known and the announced duration is used to spot truncation.
 _DURATION_SLACK_SEC = 1.0
@@ -314,8 +312,7 @@ _DURATION_SLACK_SEC = 1.0
 _SECONDS_EPS = 1e-6
 
 
-@dataclass(frozen=True)
-class _Shown:
+class _Shown(NamedTuple):
     """A packet that holds a shown frame: its timestamp (``key``: pts, else dts), its index in
     presentation order and the key of the frame shown just before it (``None`` for the first)."""
 
@@ -332,55 +329,47 @@ def _presentation_order(
     nothing: the empty packet that flushes the decoder and those an edit list discards, which the
     decoder still needs).
 
-    A frame's index is the number of frames shown before it: the shown packets with a lower timestamp.
-    Decode order differs from presentation order only within a short window (B-frames, open GOPs), so
-    each packet waits until the next ``_REORDER_DEPTH`` shown packets are demuxed (cheap: compressed
-    data) and its index is the count of lower timestamps among those, among the last ``_HORIZON``
-    packets before it, plus every packet older than that (all shown before it). Packets without any
-    timestamp are placed right after the packet before them (``timed`` false).
+    A frame's index is its rank among the shown packets' timestamps. Decode order differs from
+    presentation order only within a short window (B-frames, open GOPs: H.264 lets at most 16 frames
+    be decoded before a frame and shown after it), so the timestamps not placed yet wait in a min-heap:
+    once it holds more than ``_REORDER_DEPTH``, no packet still to come can be shown before its
+    smallest, which is the next frame shown. Packets wait (compressed data only) until their frame is
+    placed and leave in decode order. Equal timestamps are shown in decode order; a packet without any
+    timestamp is placed right after the packet before it (``timed`` false). A few heap operations per
+    packet: this runs for every packet of a film, sampled or not.
     """
-    recent: list[int] = []  # keys of the last _HORIZON shown packets, sorted
-    arrival: deque[int] = deque()  # the same keys in decode order, to know which one leaves
-    older = 0  # shown packets that left ``recent``
-    ahead: deque[tuple[av.packet.Packet, int | None, bool]] = deque()  # waiting: packet, key, timed
-    shown_ahead = 0
-    last_key = -1
+    waiting: deque[tuple[av.packet.Packet, int | None, bool, int]] = deque()  # packet, key, timed, seq
+    heap: list[tuple[int, int]] = []  # (key, seq) of the shown packets not placed yet
+    placed: dict[int, tuple[int, int | None]] = {}  # seq -> (index, key of the frame shown before)
+    shown = 0  # frames placed so far
+    last_shown: int | None = None  # key of the last frame placed
 
-    def place() -> Iterator[tuple[av.packet.Packet, _Shown | None]]:
-        """Hand out waiting packets up to and including the first shown one."""
-        nonlocal older, shown_ahead
-        while ahead:
-            packet, key, timed = ahead.popleft()
-            if key is None:
-                yield packet, None
-                continue
-            shown_ahead -= 1
-            at = bisect.bisect_left(recent, key)
-            before = [k for _, k, _ in ahead if k is not None and k < key]  # shown earlier, decoded later
-            index = older + at + len(before)
-            if at:
-                before.append(recent[at - 1])
-            yield packet, _Shown(key, index, max(before) if before else None, timed)
-            bisect.insort(recent, key)
-            arrival.append(key)
-            if len(arrival) > _HORIZON:
-                recent.pop(bisect.bisect_left(recent, arrival.popleft()))
-                older += 1
-            return
+    def place_next() -> None:
+        nonlocal shown, last_shown
+        key, seq = heapq.heappop(heap)
+        placed[seq] = (shown, last_shown)
+        shown, last_shown = shown + 1, key
 
+    last_key, seq = -1, 0
     for packet in packets:
-        key, timed = None, False
         if packet.size and not packet.is_discard:
             stamp = packet.pts if packet.pts is not None else packet.dts
-            timed = stamp is not None
             key = int(stamp) if stamp is not None else last_key + 1
             last_key = key
-            shown_ahead += 1
-        ahead.append((packet, key, timed))
-        if shown_ahead > _REORDER_DEPTH:
-            yield from place()
-    while ahead:
-        yield from place()
+            heapq.heappush(heap, (key, seq))
+            waiting.append((packet, key, stamp is not None, seq))
+            seq += 1
+            if len(heap) > _REORDER_DEPTH:
+                place_next()
+        else:
+            waiting.append((packet, None, False, -1))
+        while waiting and (waiting[0][1] is None or waiting[0][3] in placed):
+            packet, key, timed, at = waiting.popleft()
+            yield (packet, None) if key is None else (packet, _Shown(key, *placed.pop(at), timed))
+    while heap:
+        place_next()
+    for packet, key, timed, at in waiting:
+        yield (packet, None) if key is None else (packet, _Shown(key, *placed.pop(at), timed))
 
 
 class FrameReader:

@@ -222,6 +222,9 @@ class LoadedModel(nn.Module):
         """Probabilities for a prepared batch (see :mod:`~expressions_ensemble.models.scoring`)."""
         return softmax(batch.logits(self))
 
+    def networks(self) -> tuple[LoadedModel, ...]:
+        return (self,)
+
     def predict_logits(self, images: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """Logits (N, len(classes)) for RGB face crops; eval mode, no gradients (calibration needs them)."""
         out = np.empty((len(images), len(self.classes)), dtype=np.float32)

@@ -205,6 +205,9 @@ class EnsembleModel(nn.Module):
     def proba_from(self, batch: PreparedBatch) -> np.ndarray:
         return self.combine({name: batch.logits(member) for name, member in self.members.items()})
 
+    def networks(self) -> tuple[LoadedModel, ...]:
+        return tuple(self.members.values())
+
     def predict_proba(self, images: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """Class probabilities (N, len(classes)) for RGB face crops; members sharing preprocessing share
         the prepared tensor."""

@@ -3,12 +3,19 @@
 Per batch of crops, each distinct preprocessing (input size, normalisation, variant) is prepared once
 (:class:`PreparedBatch`), and each distinct set of weights runs once: a member that is both a model of
 the set and a member of an ensemble in it (the film evaluation scores the ensemble, its members and the
-baselines together) is not run twice. Single models and ensembles implement ``proba_from(batch)``.
+baselines together) is not run twice. Single models and ensembles implement ``proba_from(batch)``
+and ``networks()`` (the single networks they combine).
+
+With an executor, the distinct networks of a batch run side by side, each in a thread of its own
+(torch releases the GIL in its operators): on few cores, several networks on one intra-op thread each
+keep every core busy better than one network at a time spread over all of them (measured on 2 cores,
+six EfficientNet-Lite0 at 96 px with flip, batches of 32: 26 ms a face against 29-41 ms).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -29,6 +36,8 @@ class Scorable(Protocol):
 
     def proba_from(self, batch: PreparedBatch) -> np.ndarray: ...
 
+    def networks(self) -> tuple[LoadedModel, ...]: ...
+
 
 def infer_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool) -> torch.Tensor:
     """Logits of a normalised batch; with ``flip``, averaged with the logits of the mirrored batch
@@ -47,6 +56,15 @@ def input_key(spec: ModelSpec) -> tuple[Hashable, ...]:
 def weights_key(model: LoadedModel) -> Hashable:
     """The weights' checksum when known (loaded from an artifact), else the object itself."""
     return model.weights_digest or id(model)
+
+
+def distinct_networks(models: Iterable[Scorable]) -> list[LoadedModel]:
+    """The networks the models run, each set of weights once (an ensemble's members included)."""
+    seen: dict[Hashable, LoadedModel] = {}
+    for model in models:
+        for net in model.networks():
+            seen.setdefault(weights_key(net), net)
+    return list(seen.values())
 
 
 class PreparedBatch:
@@ -83,6 +101,16 @@ class PreparedBatch:
             self._logits[key] = out
         return self._logits[key]
 
+    def run(self, networks: Iterable[LoadedModel], executor: Executor) -> None:
+        """The logits of ``networks`` computed side by side in ``executor``'s threads, so that the
+        ``logits`` calls that follow find them ready. Input tensors are built first, in this thread,
+        so that the threads only read what they share."""
+        todo = [net for net in distinct_networks(networks) if weights_key(net) not in self._logits]
+        for net in todo:
+            self.tensor(net.spec)
+        for _ in executor.map(self.logits, todo):
+            pass
+
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Row-wise softmax of ``logits / temperature`` (numerically stable)."""
@@ -93,18 +121,25 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def score_models(
-    models: Mapping[str, Scorable], images: Sequence[np.ndarray], batch_size: int = 64
+    models: Mapping[str, Scorable],
+    images: Sequence[np.ndarray],
+    batch_size: int = 64,
+    executor: Executor | None = None,
 ) -> dict[str, np.ndarray]:
     """Class probabilities of every model for the same crops: ``{name: (N, len(classes))}``.
 
-    Batches of ``batch_size`` crops keep memory flat however many crops there are.
+    Batches of ``batch_size`` crops keep memory flat however many crops there are. With ``executor``
+    (threads), the distinct networks of each batch run side by side (see the module docstring).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     n = len(images)
     out = {name: np.empty((n, len(model.classes)), dtype=np.float32) for name, model in models.items()}
+    networks = distinct_networks(models.values()) if executor is not None else []
     for start in range(0, n, batch_size):
         batch = PreparedBatch(images[start : start + batch_size])
+        if executor is not None:
+            batch.run(networks, executor)
         for name, model in models.items():
             out[name][start : start + len(batch)] = model.proba_from(batch)
     return out
