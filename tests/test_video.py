@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from expressions_ensemble import video
 from expressions_ensemble.video import (
     OUTCOMES,
     SAMPLING_MODES,
@@ -24,7 +25,9 @@ from expressions_ensemble.video import (
     FrameReader,
     Sampling,
     VideoError,
+    _dead_tails,
     _presentation_order,
+    gop_closer,
     iter_frames,
     probe_video,
 )
@@ -79,6 +82,7 @@ def write_av(
     faststart: bool = False,
     pts_ms: list[int] | None = None,
     fmt: str | None = None,
+    encoder_options: dict[str, str] | None = None,
 ) -> Path:
     """A video written by PyAV with a fixed GOP (scene-cut keyframes off) and optional B-frames.
 
@@ -89,7 +93,7 @@ def write_av(
     options = {"movflags": "+faststart"} if faststart else {}
     container = av.open(str(path), "w", format=fmt, options=options)
     cut_off = {"sc_threshold": "1000000000"} if codec == "mpeg4" else {"sc_threshold": "0"}
-    stream = container.add_stream(codec, rate=24, options=cut_off)
+    stream = container.add_stream(codec, rate=24, options=cut_off | (encoder_options or {}))
     turns = 0 if rotation is None else (rotation // 90) % 4  # counter-clockwise quarter turns
     stream.width, stream.height = W, H  # stored size; a portrait film is stored lying on its side
     stream.pix_fmt = "yuv420p"
@@ -276,6 +280,76 @@ def test_other_codecs_skip_only_what_nobody_needs(
             assert reader.frames_decoded == 60
 
 
+@pytest.mark.parametrize("threads", [0, 1])
+@pytest.mark.parametrize(("suffix", "fmt"), [(".mp4", None), (".ts", "mpegts"), (".mkv", "matroska")])
+def test_gops_without_a_later_sample_are_not_decoded_at_all(
+    tmp_path: Path, suffix: str, fmt: str | None, threads: int
+) -> None:
+    """Closed GOPs (IDR every 30 frames): frames after the last sample of a GOP and GOPs without any
+    sample are never decoded, whatever the container (length-prefixed or Annex B NAL units)."""
+    path = write_av(tmp_path / f"closed{suffix}", 150, codec="libx264", gop=30, bframes=3, fmt=fmt)
+    oracle = full_decode(path)
+    frames, reader = read_all_threads(path, Sampling("stride", stride=120), threads)
+    assert [f.frame_idx for f in frames] == [0, 120]
+    assert all(np.array_equal(f.rgb, oracle[f.frame_idx]) for f in frames)
+    assert (reader.frames_read, reader.frames_decoded, reader.outcome) == (150, 2, "ok")  # two IDRs
+    frames, reader = read_all_threads(path, Sampling("stride", stride=40), threads)
+    assert [f.frame_idx for f in frames] == [0, 40, 80, 120]
+    assert all(np.array_equal(f.rgb, oracle[f.frame_idx]) for f in frames)
+    assert reader.frames_decoded <= 1 + 11 + 21 + 1  # the references from each GOP's IDR to its sample
+
+
+def test_open_gops_are_decoded_as_references_and_stay_exact(tmp_path: Path) -> None:
+    """An open GOP's keyframe is not an IDR: frames after it may refer to frames before it, so only
+    non-reference frames are left out, and only the end of the stream is dead."""
+    options = {"x264-params": "open-gop=1"}
+    path = write_av(tmp_path / "open.mp4", 150, codec="libx264", gop=30, bframes=3, encoder_options=options)
+    oracle = full_decode(path)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        closes = gop_closer(stream.codec_context.name, stream.codec_context.extradata)
+        keys = [bytes(p) for p in container.demux(stream) if p.is_keyframe and p.size]
+    assert closes is not None and len(keys) > 1
+    assert closes(keys[0]) and not any(closes(k) for k in keys[1:])  # the first is an IDR, no other
+    frames, reader = read_all_threads(path, Sampling("stride", stride=40), 1)
+    assert [f.frame_idx for f in frames] == [0, 40, 80, 120]
+    assert all(np.array_equal(f.rgb, oracle[f.frame_idx]) for f in frames)
+    assert 1 + 11 + 21 + 1 < reader.frames_decoded < 150
+
+
+def test_gop_closer_reads_h264_and_hevc_nal_types_and_ignores_other_codecs() -> None:
+    avcc = bytes([1, 0x64, 0, 0x1F, 0xFF])  # avcC: 4-byte NAL lengths
+    idr = (2).to_bytes(4, "big") + bytes([0x06, 0x05]) + (3).to_bytes(4, "big") + bytes([0x65, 0x88, 0x80])
+    non_idr = (3).to_bytes(4, "big") + bytes([0x41, 0x9A, 0x00])
+    closes = gop_closer("h264", avcc)
+    assert closes is not None and closes(idr) and not closes(non_idr)
+    annex_b = gop_closer("h264", None)
+    assert annex_b is not None
+    assert annex_b(b"\x00\x00\x00\x01\x09\xf0\x00\x00\x01\x65\x88") and not annex_b(b"\x00\x00\x01\x41\x9a")
+    hvcc = bytes([1] + [0] * 20 + [0x0F])  # hvcC: byte 21 holds the length size (4)
+    hevc = gop_closer("hevc", hvcc)
+    assert hevc is not None
+    assert hevc((2).to_bytes(4, "big") + bytes([19 << 1, 1]))  # IDR_W_RADL
+    assert not hevc((2).to_bytes(4, "big") + bytes([21 << 1, 1]))  # CRA: an open GOP
+    assert gop_closer("mpeg4", None) is None and gop_closer("vp9", b"") is None
+
+
+def test_dead_tails_wait_bounded_and_drain_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    def item(pts: int, wanted: bool, key: bool = False, size: int = 1) -> tuple[_KeyPacket, None, bool]:
+        return _KeyPacket(pts, size=size, is_keyframe=key), None, wanted
+
+    stream = [item(0, True, key=True), item(1, False), item(2, False), item(3, True), item(4, False),
+              item(5, False, key=True), item(6, False), item(7, False, size=0)]  # fmt: skip
+    out = list(_dead_tails(iter(stream), closes_gop=lambda data: True))
+    assert [p.pts for p, *_ in out] == list(range(8))  # every packet, in decode order
+    # 1-2 come before a sample; 4 is dead (the next GOP is closed); 5-6 are dead (the stream ends);
+    # the empty packet drains the decoder
+    assert [needed for *_, needed in out] == [True, True, True, True, False, False, False, True]
+    monkeypatch.setattr(video, "_TAIL_PACKETS", 1)
+    out = list(_dead_tails(iter(stream), closes_gop=lambda data: True))
+    assert [needed for *_, needed in out][:4] == [True, True, True, True]  # waited too long: decoded
+
+
 def read_all_threads(path: Path, sampling: Sampling, threads: int) -> tuple[list[Frame], FrameReader]:
     reader = iter_frames(path, sampling, threads=threads)
     return list(reader), reader
@@ -407,6 +481,16 @@ class _Packet:
     dts: int | None = None
     size: int = 1
     is_discard: bool = False
+
+
+@dataclass
+class _KeyPacket(_Packet):
+    """What ``_dead_tails`` reads of one too (its bytes only for keyframes)."""
+
+    is_keyframe: bool = False
+
+    def __bytes__(self) -> bytes:
+        return b""
 
 
 def _reordered(rng: np.random.Generator, frames: int, widest: int) -> list[int]:

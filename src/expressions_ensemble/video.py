@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -372,6 +372,89 @@ def _presentation_order(
         yield (packet, None) if key is None else (packet, _Shown(key, *placed.pop(at), timed))
 
 
+#: Unwanted packets kept waiting to learn whether a later sampled frame needs them (see
+#: :func:`_dead_tails`); past either bound they are decoded as usual, so memory stays bounded.
+_TAIL_PACKETS = 2048
+_TAIL_BYTES = 64 << 20
+
+#: NAL unit types that start a closed GOP: nothing decoded after one refers to anything before it.
+_IDR_TYPES = {"h264": frozenset({5}), "hevc": frozenset({19, 20})}
+
+
+def _nal_headers(data: bytes, length_size: int | None) -> Iterator[int]:
+    """First header byte of each NAL unit in a packet: length-prefixed (MP4, Matroska) or, when
+    ``length_size`` is ``None``, Annex B start codes (MPEG-TS, raw streams)."""
+    if length_size is None:
+        at = data.find(b"\x00\x00\x01")
+        while 0 <= at < len(data) - 3:
+            yield data[at + 3]
+            at = data.find(b"\x00\x00\x01", at + 3)
+        return
+    at = 0
+    while at + length_size < len(data):
+        size = int.from_bytes(data[at : at + length_size], "big")
+        if size == 0:
+            return
+        yield data[at + length_size]
+        at += length_size + size
+
+
+def gop_closer(codec: str, extradata: bytes | None) -> Callable[[bytes], bool] | None:
+    """For H.264 and HEVC, a test of whether a keyframe packet is an IDR picture (it starts a closed
+    GOP); ``None`` for other codecs, whose keyframes are never taken as a boundary.
+
+    The NAL length size comes from the stream's configuration record (``avcC``/``hvcC``, first byte
+    1); without one the stream is Annex B.
+    """
+    types = _IDR_TYPES.get(codec)
+    if types is None:
+        return None
+    extra = bytes(extradata or b"")
+    length_size: int | None = None
+    if extra[:1] == b"\x01":
+        at = 4 if codec == "h264" else 21
+        if len(extra) <= at:
+            return None
+        length_size = (extra[at] & 3) + 1
+    shift, mask = (0, 0x1F) if codec == "h264" else (1, 0x3F)
+    return lambda data: any(((h >> shift) & mask) in types for h in _nal_headers(data, length_size))
+
+
+def _dead_tails(
+    items: Iterator[tuple[av.packet.Packet, _Shown | None, bool]], closes_gop: Callable[[bytes], bool]
+) -> Iterator[tuple[av.packet.Packet, _Shown | None, bool, bool]]:
+    """``(packet, shown, wanted, needed)``: a packet is not needed when no sampled frame depends on it:
+    it and every packet after it up to the next closed-GOP keyframe (in decode order) are unwanted.
+
+    Unwanted packets wait after the last wanted one (compressed data): a wanted packet makes them all
+    needed (it may refer to any of them), a keyframe that ``closes_gop`` makes them dead. With stride
+    100 on a film with a keyframe every ~70 frames, about two thirds of the frames the decoder would
+    otherwise decode as references are dead (``benchmarks/movie_eval.py``). Past ``_TAIL_PACKETS`` or
+    ``_TAIL_BYTES`` the waiting packets are taken as needed; at the end of the stream they are dead,
+    except an empty packet, which drains the decoder.
+    """
+    tail: list[tuple[av.packet.Packet, _Shown | None, bool]] = []
+    size = 0
+    for packet, shown, wanted in items:
+        if tail and packet.is_keyframe and closes_gop(bytes(packet)):
+            for item in tail:
+                yield (*item, False)
+            tail.clear()
+            size = 0
+        if wanted or len(tail) >= _TAIL_PACKETS or size > _TAIL_BYTES:
+            for item in tail:
+                yield (*item, True)
+            tail.clear()
+            size = 0
+        if wanted:
+            yield packet, shown, wanted, True
+        else:
+            tail.append((packet, shown, wanted))
+            size += packet.size
+    for item in tail:
+        yield (*item, not item[0].size)
+
+
 class FrameReader:
     """Sampled frames of one video, as an iterator and a context manager, with counts afterwards.
 
@@ -517,7 +600,6 @@ class FrameReader:
         def emit(frame: av.video.frame.VideoFrame, idx: int) -> Frame:
             pts = None if frame.pts is None else seconds(frame.pts)
             ts = self._timestamp(pts, idx)
-            self._last_timestamp = ts
             rgb = frame.to_ndarray(format="rgb24")
             if turns:
                 rgb = np.ascontiguousarray(np.rot90(rgb, turns))
@@ -525,26 +607,42 @@ class FrameReader:
             return Frame(idx, ts, rgb)
 
         outcome = "ok"
+
+        def placed(packets: Iterator[av.packet.Packet]) -> Iterator[tuple[Any, _Shown | None, bool]]:
+            """Packets in decode order, placed, with whether their frame is sampled (and counted)."""
+            nonlocal outcome
+            for packet, shown in _presentation_order(packets):
+                wanted = False
+                if shown is not None:
+                    self.frames_read += 1
+                    ts = self._timestamp(seconds(shown.key) if shown.timed else None, shown.index)
+                    if not math.isfinite(ts) and self.sampling.mode == "seconds":
+                        outcome = "no_timestamps"
+                        return
+                    if self._last_timestamp is None or ts > self._last_timestamp:
+                        self._last_timestamp = ts
+                    prev = None
+                    if self.sampling.mode == "seconds" and shown.previous is not None:
+                        prev = self._timestamp(seconds(shown.previous), shown.index - 1)
+                    wanted = self._wanted(shown.index, ts, prev, packet.is_keyframe)
+                    if wanted:
+                        pending[shown.key] = shown.index
+                yield packet, shown, wanted
+
         packets = container.demux(stream)
+        closes_gop = None if keyframes else gop_closer(ctx.name, ctx.extradata)
+        if closes_gop is None:
+            items = ((*item, True) for item in placed(packets))
+        else:
+            items = _dead_tails(placed(packets), closes_gop)
         try:
             try:
-                for packet, shown in _presentation_order(packets):
-                    if shown is not None:
-                        self.frames_read += 1
-                        ts = self._timestamp(seconds(shown.key) if shown.timed else None, shown.index)
-                        self._last_timestamp = ts
-                        if not math.isfinite(ts) and self.sampling.mode == "seconds":
-                            outcome = "no_timestamps"
-                            break
-                        prev = None
-                        if self.sampling.mode == "seconds" and shown.previous is not None:
-                            prev = self._timestamp(seconds(shown.previous), shown.index - 1)
-                        wanted = self._wanted(shown.index, ts, prev, packet.is_keyframe)
-                        if wanted:
-                            pending[shown.key] = shown.index
-                        if not keyframes and wanted == skipping:
-                            skipping = not wanted
-                            ctx.skip_frame = "NONREF" if skipping else "DEFAULT"
+                for packet, shown, wanted, needed in items:
+                    if not needed:
+                        continue  # nothing sampled depends on it (see _dead_tails)
+                    if shown is not None and not keyframes and wanted == skipping:
+                        skipping = not wanted
+                        ctx.skip_frame = "NONREF" if skipping else "DEFAULT"
                     for frame in packet.decode():
                         self.frames_decoded += 1
                         if (idx := index_of(frame)) is not None:

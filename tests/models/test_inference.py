@@ -11,11 +11,13 @@ import torch
 from timm.layers.conv2d_same import Conv2dSame
 from torch import nn
 
-from expressions_ensemble.models import LoadedModel, ModelSpec, create_model
+from expressions_ensemble.models import LoadedModel, ModelSpec, create_model, inference
 from expressions_ensemble.models.inference import (
+    FusedConvAct,
     StaticSameConv2d,
     fix_same_padding,
     fold_batch_norms,
+    fuse_conv_activations,
     inference_copy,
 )
 
@@ -137,3 +139,61 @@ def test_fix_same_padding_leaves_other_networks_alone() -> None:
     with torch.no_grad():
         assert fix_same_padding(net, torch.randn(1, 3, 16, 16)) == 0
     assert isinstance(net[0], nn.Conv2d) and not isinstance(net[0], StaticSameConv2d)
+
+
+class _SiluBlock(nn.Module):
+    """conv, norm+SiLU (as timm's BatchNormAct2d folds), conv, plain norm, then a conv and ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = nn.Sequential(nn.Dropout(0.1), nn.SiLU())
+        self.conv2 = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+        self.bn2 = nn.Identity()
+        self.conv3 = nn.Conv2d(8, 4, 1)
+        self.act3 = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.act3(self.conv3(self.bn2(self.conv2(self.bn1(self.conv1(x))))))).flatten(1)
+
+
+@pytest.mark.parametrize("backbone", ["tf_efficientnet_lite0", "resnet18", "silu_block"])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_fused_activations_give_the_same_numbers(backbone: str, channels_last: bool) -> None:
+    torch.manual_seed(0)
+    if backbone == "silu_block":
+        net, fusable = _SiluBlock().eval(), 3
+    else:
+        net = _randomise_norms(create_model(backbone, CLASSES, pretrained="none"))
+        fusable = 49 if backbone == "tf_efficientnet_lite0" else 20  # every conv + folded norm
+    x = torch.randn(4, 3, 96, 96)
+    if channels_last:
+        net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    before, _ = fold_batch_norms(net)
+    fix_same_padding(before, x)
+    after, _ = fold_batch_norms(net)
+    fix_same_padding(after, x)
+    assert fuse_conv_activations(after) == fusable
+    assert sum(isinstance(m, FusedConvAct) for m in after.modules()) == fusable
+    with torch.inference_mode():
+        torch.testing.assert_close(after(x), before(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(after(x), net(x), rtol=1e-4, atol=1e-4)
+    # gradients on: the modules run as they were, and gradients flow
+    y = x.clone().requires_grad_(True)
+    torch.testing.assert_close(after(y), before(y), rtol=1e-5, atol=1e-5)
+    after(y).sum().backward()
+    assert y.grad is not None and torch.isfinite(y.grad).all()
+    with torch.inference_mode():  # another input size: a "same" convolution's other path
+        z = torch.randn(2, 3, 64, 80)
+        torch.testing.assert_close(after(z), net(z), rtol=1e-4, atol=1e-4)
+
+
+def test_nothing_is_fused_without_onednns_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inference, "_fused_kernel", lambda: False)
+    net = _SiluBlock().eval()
+    assert fuse_conv_activations(net) == 0
+    assert not any(isinstance(m, FusedConvAct) for m in net.modules())
+    convs = nn.Sequential(nn.Conv2d(3, 3, 3, padding="same"), nn.ReLU(), nn.Conv2d(3, 3, 1), nn.Tanh())
+    monkeypatch.undo()
+    assert fuse_conv_activations(convs) == 0  # padding by name, an activation oneDNN is not given
