@@ -6,7 +6,8 @@ On it, in frames of the film passed over per second of wall time:
 
 (a) OpenCV grab of every frame, nothing else: the issue's limit of exact sampling (every frame decoded);
 (a') informative: the project's reader alone at stride 100 on one decoder thread, no detection: the
-    floor of (c) (unsampled non-reference frames are not decoded, see ``video.py``);
+    floor of (c) (unsampled non-reference frames, and frames no later sample depends on before an IDR
+    keyframe, are not decoded, see ``video.py``);
 (b) the study's reference loop: per model, a full ``cap.read()`` pass, and on every 100th frame
     MediaPipe (largest face), ``crop_face`` and a batch of one (timed on a prefix of the film);
 (c) the project's pipeline, ``FilmScorer.evaluate`` with stride 100 (one decode pass, all models);
