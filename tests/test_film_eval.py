@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from expressions_ensemble import film_eval
 from expressions_ensemble.datasets.films import FilmPredictionStore, MovieListDataset
 from expressions_ensemble.film_eval import (
     FACE_COLUMNS,
@@ -124,17 +126,18 @@ def test_one_pass_scores_every_model_per_face(film, models):
 
 
 def test_cores_are_planned_by_which_stage_is_the_long_pole():
+    eager = {"eager_batches": True}  # keyframes: the models are the long pole
     assert plan_threads(2, "stride") == ThreadPlan(1, 1, False) == plan_threads(2, "seconds")
     assert plan_threads(8, "stride") == ThreadPlan(4, 4, True)
     assert plan_threads(3, "seconds") == ThreadPlan(1, 2, True)
-    assert plan_threads(2, "keyframes") == ThreadPlan(1, 2, True)
+    assert plan_threads(2, "keyframes") == ThreadPlan(1, 2, True, **eager)
     assert plan_threads(1, "stride") == ThreadPlan(1, 1, False)
-    assert plan_threads(0, "keyframes") == ThreadPlan(1, 1, True)
+    assert plan_threads(0, "keyframes") == ThreadPlan(1, 1, True, **eager)
     # the models' cores go to networks side by side first, then to threads within each
-    assert plan_threads(2, "keyframes", networks=6) == ThreadPlan(1, 1, True, model_workers=2)
+    assert plan_threads(2, "keyframes", networks=6) == ThreadPlan(1, 1, True, model_workers=2, **eager)
     assert plan_threads(2, "stride", networks=6) == ThreadPlan(1, 1, False, model_workers=1)
     assert plan_threads(8, "stride", networks=6) == ThreadPlan(4, 1, True, model_workers=4)
-    assert plan_threads(16, "keyframes", networks=6) == ThreadPlan(1, 2, True, model_workers=6)
+    assert plan_threads(16, "keyframes", networks=6) == ThreadPlan(1, 2, True, model_workers=6, **eager)
     assert plan_threads(4, "keyframes", networks=1).model_cores == 4
 
 
@@ -153,6 +156,31 @@ def test_the_split_of_cores_changes_no_number_and_torch_threads_come_back(film, 
     assert len(tables[0]) >= 1
     for other in tables[1:]:
         pd.testing.assert_frame_equal(other, tables[0], check_exact=False, rtol=1e-5)
+
+
+def test_eager_batches_change_no_number(film, models, monkeypatch):
+    path, _ = film
+    params = FilmEvalParams.from_params({"sampling": {"mode": "keyframes"}, "batch_size": 4}, {})
+    scored: list[int] = []
+    real = film_eval.score_models
+
+    def recording(models, images, *args, **kwargs):
+        scored.append(len(images))
+        return real(models, images, *args, **kwargs)
+
+    monkeypatch.setattr(film_eval, "score_models", recording)
+    tables = []
+    for eager in (True, False):
+        plan = dataclasses.replace(plan_threads(2, "keyframes", 2), eager_batches=eager)
+        monkeypatch.setattr(film_eval, "plan_threads", lambda *args, plan=plan: plan)
+        scorer = FilmScorer(models, params, cores=2)
+        faces, status = scorer.evaluate("tiny", path)
+        scorer.close()
+        assert status["outcome"] == "ok" and sum(scored) == len(faces)
+        tables.append(faces)
+        scored.clear()
+    assert len(tables[0]) >= 1
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=False, rtol=1e-5)
 
 
 def test_bad_files_get_an_outcome_and_the_other_films_go_on(tmp_path, film, models):

@@ -71,3 +71,21 @@ def test_prefetch_consumer_error_stops_the_producer() -> None:
 def test_prefetch_rejects_depth_zero() -> None:
     with pytest.raises(ValueError, match="depth"):
         Prefetch([], depth=0)
+
+
+def test_prefetch_says_how_many_items_are_ready() -> None:
+    release = threading.Event()
+
+    def items():
+        yield from range(3)
+        release.wait(5)
+        yield 3
+
+    with Prefetch(items(), depth=8) as ahead:
+        deadline = time.monotonic() + 5
+        while ahead.ready() < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ahead.ready() == 3  # produced, not taken; the fourth is not there yet
+        assert [next(ahead) for _ in range(3)] == [0, 1, 2] and ahead.ready() == 0
+        release.set()
+        assert list(ahead) == [3]

@@ -138,6 +138,10 @@ class Prefetch(Iterator[T]):
             raise StopIteration
         raise item
 
+    def ready(self) -> int:
+        """Items produced and not taken yet (a snapshot: the producer may add more at any moment)."""
+        return self._queue.qsize()
+
     def close(self) -> None:
         """Stop the producer (it ends at its next item) and wait for it."""
         self._stop.set()
