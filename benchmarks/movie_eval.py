@@ -20,11 +20,11 @@ often than stride 100 samples, so keyframe mode only pays off on a long GOP, whe
 Targets: (c)/(a) >= 0.8, (c)/(b) >= 4, (d)/(c) >= 5 on the long-GOP film. Then the peak memory of (c)
 in a fresh process on the film and on a 10x longer one (target: flat, ratio <= 1.1).
 
-Measured 2026-12-02 (2-core Xeon VM, ``--repeat 3``): (a) 17.3 s, (a') 16.0 s with 10,689 of 19,824
-frames decoded, (c) 19.5 s, (d) long-GOP 4.1 s: (c)/(a) 0.88, (c)/(b) 9.99, (d)/(c) 4.74, memory
-1.000. Between runs (a) moves from 12 s to 20 s and (d) from 3.3 s to 4.1 s; (c)/(a) and (d)/(c) both
-sit within that noise of their targets, and pull against each other through (c): (d) is bound by
-classifying its 84 keyframes, (c) by decoding.
+Measured 2026-12-02 (2-core Xeon VM, ``--repeat 3``, session 5): (a) 18.6 s, (a') 7.3 s with 3,702 of
+19,824 frames decoded, (b) 38.7 s, (c) 11.7 s, long-GOP (c) 18.7 s and (d) 3.4 s: (c)/(a) 1.59,
+(c)/(b) 21.8, (d)/(c) 5.48, memory 1.000. The machine is shared: between runs the same code's (a)
+moved from 13.6 s to 25.2 s and (d) from 2.6 s to 3.6 s. (d)/(c) is the narrow one: (d) is bound by
+classifying its 84 keyframes, (c) on the long-GOP film by decoding.
 
     .venv/bin/python benchmarks/movie_eval.py [--repeat-clip 42] [--repeat 1] [--skip-memory]
         [--reference-frames 3000] [--workdir DIR]
