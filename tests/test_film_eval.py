@@ -138,7 +138,7 @@ def test_cores_are_planned_by_which_stage_is_the_long_pole():
     assert plan_threads(2, "stride", networks=6) == ThreadPlan(1, 1, False, model_workers=1)
     assert plan_threads(8, "stride", networks=6) == ThreadPlan(4, 1, True, model_workers=4)
     assert plan_threads(16, "keyframes", networks=6) == ThreadPlan(1, 2, True, model_workers=6, **eager)
-    assert plan_threads(4, "keyframes", networks=1).model_cores == 4
+    assert plan_threads(4, "keyframes", networks=1) == ThreadPlan(1, 4, True, model_workers=1, **eager)
 
 
 @pytest.mark.parametrize("mode", ["stride", "keyframes"])

@@ -210,10 +210,6 @@ class ThreadPlan:
     model_workers: int = 1  # networks scored side by side, each in a thread of its own
     eager_batches: bool = False  # models the long pole: a batch starts when they are free (see evaluate)
 
-    @property
-    def model_cores(self) -> int:
-        return self.models * self.model_workers
-
 
 def plan_threads(cores: int, mode: str, networks: int = 1) -> ThreadPlan:
     """Share ``cores`` between decoding, detection and the ``networks`` models, by which is the long pole.
@@ -362,7 +358,7 @@ class FilmScorer:
         # is waiting when nothing more is ready, from a quarter batch on, so they start on the first
         # faces instead of after a batch's worth of decoding (on the long-GOP benchmark film that is
         # 32 keyframes, ~0.4 s of ~2.6 s); batches grow back to full while the models are busy.
-        eager, eager_min = plan.eager_batches, max(1, p.batch_size // 4)
+        eager_min = max(1, p.batch_size // 4)
         bar = tqdm(total=expected, desc=movie, unit="frame", position=position, leave=False, disable=None)
         # Decoding runs in a thread ahead (FFmpeg releases the GIL), and detection with cropping either
         # in a thread of its own (MediaPipe releases it too) or here beside the models (see
@@ -376,13 +372,12 @@ class FilmScorer:
             Prefetch(reader, depth=p.batch_size) as frames,
             _ahead(self._faces(frames, movie, area), plan.detect_apart, 2 * p.batch_size) as found,
         ):
+            eager = plan.eager_batches and isinstance(found, Prefetch)  # a queue to look into
             for frame_crops, frame_meta in found:
                 with_faces += bool(frame_crops)
                 crops.extend(frame_crops)
                 meta.extend(frame_meta)
-                if len(crops) >= p.batch_size or (
-                    eager and len(crops) >= eager_min and isinstance(found, Prefetch) and not found.ready()
-                ):
+                if len(crops) >= p.batch_size or (eager and len(crops) >= eager_min and not found.ready()):
                     self._flush(crops, meta, rows, pool)
                 bar.update(1)
             self._flush(crops, meta, rows, pool)

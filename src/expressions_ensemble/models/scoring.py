@@ -101,11 +101,11 @@ class PreparedBatch:
             self._logits[key] = out
         return self._logits[key]
 
-    def run(self, networks: Iterable[LoadedModel], executor: Executor) -> None:
-        """The logits of ``networks`` computed side by side in ``executor``'s threads, so that the
-        ``logits`` calls that follow find them ready. Input tensors are built first, in this thread,
-        so that the threads only read what they share."""
-        todo = [net for net in distinct_networks(networks) if weights_key(net) not in self._logits]
+    def run(self, models: Iterable[Scorable], executor: Executor) -> None:
+        """The logits of every network ``models`` run, computed side by side in ``executor``'s threads,
+        so that the ``logits`` calls that follow find them ready. Input tensors are built first, in
+        this thread, so that the threads only read what they share."""
+        todo = [net for net in distinct_networks(models) if weights_key(net) not in self._logits]
         for net in todo:
             self.tensor(net.spec)
         for _ in executor.map(self.logits, todo):
@@ -135,11 +135,10 @@ def score_models(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     n = len(images)
     out = {name: np.empty((n, len(model.classes)), dtype=np.float32) for name, model in models.items()}
-    networks = distinct_networks(models.values()) if executor is not None else []
     for start in range(0, n, batch_size):
         batch = PreparedBatch(images[start : start + batch_size])
         if executor is not None:
-            batch.run(networks, executor)
+            batch.run(models.values(), executor)
         for name, model in models.items():
             out[name][start : start + len(batch)] = model.proba_from(batch)
     return out
