@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from support import REPO_ROOT, shared_data_dir
+from support import copy_project, shared_data_dir
 
 # Reporting fixtures (synthetic prediction tables, headless Chromium) live in tests/reporting_support.py.
 pytest_plugins = ["reporting_support"]
@@ -25,15 +24,4 @@ def shared_data() -> Path:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A copy of the project's conf and layout in a temporary folder, so runs never touch ``data/``."""
-    dest = tmp_path / "project"
-    dest.mkdir()
-    shutil.copytree(REPO_ROOT / "conf", dest / "conf", ignore=shutil.ignore_patterns("local"))
-    (dest / "conf" / "local").mkdir()
-    shutil.copy(REPO_ROOT / "pyproject.toml", dest / "pyproject.toml")
-    shutil.copy(REPO_ROOT / ".telemetry", dest / ".telemetry")
-    shutil.copytree(
-        REPO_ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-    )
-    for layer in ("01_raw", "02_intermediate", "03_primary", "08_reporting"):
-        (dest / "data" / layer).mkdir(parents=True)
-    return dest
+    return copy_project(tmp_path / "project")

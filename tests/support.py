@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,32 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def conf_envs() -> list[str]:
+    """The project's conf environments: every folder of ``conf/`` but ``base`` and ``local``."""
+    return sorted(
+        p.name for p in (REPO_ROOT / "conf").iterdir() if p.is_dir() and p.name not in {"base", "local"}
+    )
+
+
 def shared_data_dir() -> Path:
     """``$EXE_SHARED_DATA`` or ``../shared/data`` beside the repository."""
     return Path(os.environ.get("EXE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the project's conf (without ``local``), source and settings into ``dest``, with empty data
+    layers, so kedro runs there never touch the repository's ``data/``."""
+    dest.mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "conf", dest / "conf", ignore=shutil.ignore_patterns("local"))
+    (dest / "conf" / "local").mkdir()
+    shutil.copy(REPO_ROOT / "pyproject.toml", dest / "pyproject.toml")
+    shutil.copy(REPO_ROOT / ".telemetry", dest / ".telemetry")
+    shutil.copytree(
+        REPO_ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    for layer in ("01_raw", "02_intermediate", "03_primary", "08_reporting"):
+        (dest / "data" / layer).mkdir(parents=True)
+    return dest
 
 
 def run_kedro(

@@ -52,6 +52,8 @@ def test_mediapipe_finds_faces_in_real_photos(shared_data):
             found += bool(boxes)
             for b in boxes:
                 assert b.x >= 0 and b.x + b.w <= rgb.shape[1] and b.y >= 0 and b.y + b.h <= rgb.shape[0]
+                (rx, _ry), (lx, ly) = b.eyes  # the subject's right eye is on the image's left
+                assert rx < lx and b.x - b.w < rx < b.x + b.w and b.y - b.h < ly < b.y + b.h
     finally:
         det.close()
     rate = found / len(files)

@@ -1,9 +1,14 @@
-"""Film evaluation: movie list checks, file matching, one pass per film, resumable store, real clips."""
+"""Film evaluation: parameters, one pass per film, resume keyed on file, models and settings, real clips.
+
+(The movie list and its matching to files: ``tests/test_movies.py``.)"""
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,20 +17,25 @@ import pytest
 import torch
 
 from expressions_ensemble import film_eval
-from expressions_ensemble.datasets.films import FilmPredictionStore, MovieListDataset
+from expressions_ensemble.datasets.films import FilmPredictionStore
 from expressions_ensemble.film_eval import (
     FACE_COLUMNS,
+    CropMismatchError,
     FilmEvalParams,
     FilmScorer,
     ThreadPlan,
     evaluate_films,
-    match_films,
+    film_crops,
     plan_threads,
-    validate_movie_list,
 )
-from expressions_ensemble.models import LoadedModel, ModelSpec, create_model
+from expressions_ensemble.imaging import CropGeometry, crop_face, to_tensor_batch
+from expressions_ensemble.models import LoadedModel, ModelSpec, artifact_bytes, create_model, read_artifact
+from expressions_ensemble.models.artifact import HEADER_MEMBER
 from expressions_ensemble.models.ensemble import EnsembleModel, EnsembleSpec
+from expressions_ensemble.models.scoring import model_digest
+from expressions_ensemble.movies import match_films
 from expressions_ensemble.simulation.films import FilmSpec, Shot, render_film
+from expressions_ensemble.video import iter_frames
 
 CLASSES = ("angry", "happy", "sad")
 
@@ -58,35 +68,8 @@ def film(tmp_path_factory) -> tuple[str, pd.DataFrame]:
     return str(path), truth
 
 
-def test_movie_list_checks_name_columns_and_entries(tmp_path):
-    ok = pd.DataFrame(
-        {"file_name": ["a.mp4", "b"], "title": ["A", "B"], "category": ["Comedy", "Crime"], "year": [1, 2]}
-    )
-    out = validate_movie_list(ok)
-    assert list(out["movie"]) == ["a", "b"] and "year" in out.columns
-    with pytest.raises(ValueError, match=r"missing columns \['category'\]"):
-        validate_movie_list(ok.drop(columns="category"))
-    with pytest.raises(ValueError, match=r"films listed more than once: \['a'\]"):
-        validate_movie_list(pd.concat([ok, ok.iloc[[0]].assign(file_name="a.mkv")]))
-    csv = tmp_path / "list.csv"
-    csv.write_text("file_name,title,title,category\na,A,A2,Comedy\n")
-    with pytest.raises(Exception, match=r"columns \['title'\] appear more than once"):
-        MovieListDataset(str(csv)).load()
-    js = tmp_path / "list.json"
-    js.write_text(json.dumps({"movies": [{"file_name": "a", "title": "A", "category": "Comedy"}]}))
-    assert MovieListDataset(str(js)).load().loc[0, "title"] == "A"
-
-
-def test_files_are_matched_by_stem_with_any_video_extension():
-    listed = validate_movie_list(
-        pd.DataFrame({"file_name": ["2_guns.mp4", "heat", "up", "gone"], "title": "t", "category": "c"})
-    )
-    files = {"2_guns.mkv": "/f/2_guns.mkv", "heat.MOV": "/f/heat.MOV", "up.mp4": "/f/up.mp4",
-             "up.avi": "/f/up.avi", "notes.txt": "/f/notes.txt"}  # fmt: skip
-    out = match_films(listed, files).set_index("movie")
-    assert out.loc["2_guns", "path"] == "/f/2_guns.mkv" and out.loc["heat", "match"] == "found"
-    assert out.loc["up", "match"] == "ambiguous" and "up.avi" in out.loc["up", "detail"]
-    assert out.loc["gone", "match"] == "missing_file" and pd.isna(out.loc["gone", "path"])
+def _listed(*names: str) -> pd.DataFrame:
+    return pd.DataFrame({"file_name": list(names), "title": "t", "category": "c"})
 
 
 def test_params_are_validated_by_key():
@@ -164,8 +147,8 @@ def test_eager_batches_change_no_number(film, models, monkeypatch):
     scored: list[int] = []
     real = film_eval.score_models
 
-    def recording(models, images, *args, **kwargs):
-        scored.append(len(images))
+    def recording(models, images, *args, **kwargs):  # crops per framing: count the faces
+        scored.append(len(next(iter(images.values()))))
         return real(models, images, *args, **kwargs)
 
     monkeypatch.setattr(film_eval, "score_models", recording)
@@ -188,9 +171,7 @@ def test_bad_files_get_an_outcome_and_the_other_films_go_on(tmp_path, film, mode
     (tmp_path / "text.mp4").write_text("not a video")
     data = Path(path).read_bytes()
     (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
-    listed = validate_movie_list(
-        pd.DataFrame({"file_name": ["tiny", "text", "cut", "absent"], "title": "t", "category": "c"})
-    )
+    listed = _listed("tiny", "text", "cut", "absent")
     files = {"tiny.mp4": path, "text.mp4": str(tmp_path / "text.mp4"), "cut.mp4": str(tmp_path / "cut.mp4")}
     store = FilmPredictionStore(tmp_path / "predictions")
     status = evaluate_films(match_films(listed, files), models, _params(), store).set_index("movie")
@@ -204,10 +185,7 @@ def test_bad_files_get_an_outcome_and_the_other_films_go_on(tmp_path, film, mode
 
 def test_finished_films_are_not_redone_unless_asked_or_the_models_change(tmp_path, film, models):
     path, _ = film
-    listed = match_films(
-        validate_movie_list(pd.DataFrame({"file_name": ["tiny"], "title": "t", "category": "c"})),
-        {"tiny.mp4": path},
-    )
+    listed = match_films(_listed("tiny"), {"tiny.mp4": path})
     store = FilmPredictionStore(tmp_path / "p")
     first = evaluate_films(listed, models, _params(), store)
     table = tmp_path / "p" / "tiny.parquet"
@@ -225,10 +203,102 @@ def test_finished_films_are_not_redone_unless_asked_or_the_models_change(tmp_pat
     assert store.finished("tiny") is None
 
 
-@pytest.mark.slow
+def _store_runs(tmp_path, listed, models, caplog, **params):
+    """Evaluate into one store, returning the status table (by movie) and the log of the run."""
+    caplog.clear()
+    with caplog.at_level("INFO", logger="expressions_ensemble.film_eval"):
+        status = evaluate_films(listed, models, _params(**params), FilmPredictionStore(tmp_path / "p"))
+    return status.set_index("movie"), caplog.text
+
+
+def test_failed_films_are_tried_again_and_say_why(tmp_path, film, models, caplog):
+    path, _ = film
+    folder = tmp_path / "films"
+    folder.mkdir()
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "text.mp4").write_text("not a video")
+    files = {n: str(folder / n) for n in ("empty.mp4", "text.mp4")}
+    listed = match_films(_listed("empty", "text"), files)
+    first, _ = _store_runs(tmp_path, listed, models, caplog)
+    assert list(first["outcome"]) == ["empty_file", "not_a_video"]
+    again, log = _store_runs(tmp_path, listed, models, caplog)
+    assert not again["resumed"].any()
+    assert "empty: evaluated again: it failed before (empty_file)" in log
+    # the user fixes the file: the next run reads it
+    (folder / "text.mp4").write_bytes(Path(path).read_bytes())
+    fixed, _ = _store_runs(tmp_path, listed, models, caplog)
+    assert fixed.loc["text", "outcome"] == "ok" and fixed.loc["text", "faces"] > 0
+
+
+def test_a_replaced_film_file_is_read_again(tmp_path, film, models, caplog):
+    path, _ = film
+    target = tmp_path / "tiny.mp4"
+    target.write_bytes(Path(path).read_bytes())
+    listed = match_films(_listed("tiny"), {"tiny.mp4": str(target)})
+    first, _ = _store_runs(tmp_path, listed, models, caplog)
+    kept, log = _store_runs(tmp_path, listed, models, caplog)
+    assert kept.loc["tiny", "resumed"] and "0 films to evaluate" in log and "1 skipped" in log
+    # another film under the same name (here: the first second of it, re-encoded elsewhere, copied in)
+    spec = FilmSpec(name="tiny", title="T", genre="c", fps=12.0, size=(320, 240),
+                    shots=(Shot(duration_sec=1.0, emotions=("sad",)),))  # fmt: skip
+    render_film(spec, tmp_path / "other.mp4", seed=1)
+    (tmp_path / "other.mp4").replace(target)
+    redone, log = _store_runs(tmp_path, listed, models, caplog)
+    assert not redone.loc["tiny", "resumed"] and "tiny: evaluated again: the film file changed" in log
+    assert redone.loc["tiny", "frames_read"] == 12 != first.loc["tiny", "frames_read"]
+    # the same bytes written again (a copy, a restore): the modification time alone is a change
+    os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
+    touched, _ = _store_runs(tmp_path, listed, models, caplog)
+    assert not touched.loc["tiny", "resumed"]
+
+
+def test_a_retrained_model_or_other_settings_redo_the_film(tmp_path, film, caplog):
+    path, _ = film
+    listed = match_films(_listed("tiny"), {"tiny.mp4": path})
+    blob = artifact_bytes(_model(0).model, _model(0).spec)
+    lab = read_artifact(blob, "lab")  # as the catalog loads it: with the artifact's weights checksum
+    _store_runs(tmp_path, listed, {"lab": lab}, caplog)
+    table = tmp_path / "p" / "tiny.parquet"
+    old = pd.read_parquet(table)
+    reloaded = read_artifact(blob, "lab")
+    assert model_digest(reloaded) == model_digest(lab) != model_digest(_model(1))
+    # saved again after a resumed training: the same weights, other seconds in the metadata
+    spec = _model(0).spec
+    resaved = dataclasses.replace(spec, metadata={**spec.metadata, "seconds": 12.5, "best_epoch": 3})
+    assert model_digest(read_artifact(artifact_bytes(_model(0).model, resaved), "lab")) == model_digest(lab)
+    kept, _ = _store_runs(tmp_path, listed, {"lab": reloaded}, caplog, batch_size=3, workers=1)
+    assert kept.loc["tiny", "resumed"]  # batch size and workers change no number
+    retrained = _model(1)
+    redone, log = _store_runs(tmp_path, listed, {"lab": retrained}, caplog)
+    assert not redone.loc["tiny", "resumed"] and "models ['lab'] were retrained" in log
+    new = pd.read_parquet(table)  # the new weights' probabilities, on the same faces
+    assert list(new["frame_idx"]) == list(old["frame_idx"]) and len(new) > 0
+    assert not np.allclose(new["lab__prob_happy"], old["lab__prob_happy"])
+    stride, log = _store_runs(tmp_path, listed, {"lab": retrained}, caplog, sampling={"stride": 4})
+    assert not stride.loc["tiny", "resumed"] and "the settings ['sampling'] changed" in log
+    assert stride.loc["tiny", "frames_sampled"] == 9
+    wider, log = _store_runs(tmp_path, listed, {"lab": retrained}, caplog, sampling={"stride": 4},
+                             faces={"min_face_size": 30})  # fmt: skip
+    assert not wider.loc["tiny", "resumed"] and "the settings ['min_face_size'] changed" in log
+
+
+def test_an_error_that_is_not_the_film_s_fails_the_run_naming_the_film(tmp_path, film, models, monkeypatch):
+    path, _ = film
+    listed = match_films(_listed("tiny"), {"tiny.mp4": path})
+
+    def broken(self, movie, path, position=0):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(FilmScorer, "evaluate", broken)
+    with pytest.raises(KeyError, match="a bug") as info:
+        evaluate_films(listed, models, _params(), FilmPredictionStore(tmp_path / "p"))
+    assert any("'tiny'" in note for note in info.value.__notes__)
+    assert FilmPredictionStore(tmp_path / "p").finished("tiny") is None
+
+
 def test_films_in_parallel_workers_match_one_process(tmp_path, film, models):
     path, _ = film
-    listed = validate_movie_list(pd.DataFrame({"file_name": ["one", "two"], "title": "t", "category": "c"}))
+    listed = _listed("one", "two")
     files = {"one.mp4": path, "two.mp4": path}
     serial = evaluate_films(
         match_films(listed, files), models, _params(), FilmPredictionStore(tmp_path / "s")
@@ -260,3 +330,101 @@ def test_real_clips(shared_data, models):
     print(f"face_noface.mov: faces up to frame {last_face} of {status['frames_read']}")
     assert last_face < 0.75 * status["frames_read"]
     assert faces["frame_idx"].min() < 0.1 * status["frames_read"]
+
+
+# ------------------------------------------------------------------------------- one crop per geometry
+
+
+class Recorder(torch.nn.Module):
+    """A network that keeps every input it is given (the crops a model receives) and has no opinion."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.detach().clone())
+        return torch.zeros(len(x), len(CLASSES))
+
+
+def _recorder(crop: CropGeometry) -> LoadedModel:
+    size = crop.crop_size  # input size = crop size: the input is the crop itself, normalised
+    return LoadedModel(Recorder(), ModelSpec("resnet18", CLASSES, size, (0.5,) * 3, (0.5,) * 3, crop=crop))
+
+
+def test_each_model_is_scored_on_the_crops_of_its_own_geometry(film):
+    path, _ = film
+    geometries = {
+        "tight": CropGeometry(margin=0.0, crop_size=48),
+        "wide": CropGeometry(margin=0.4, crop_size=48),
+    }
+    nets = {name: _recorder(g) for name, g in geometries.items()}
+    ens = EnsembleModel(nets, EnsembleSpec(tuple(nets), CLASSES))  # an ensemble of both: no third crop
+    again = _recorder(CropGeometry(margin=0.4, crop_size=48, min_face_size=10))  # same framing as wide
+    params = _params()
+    scorer = FilmScorer({**nets, "ens": ens, "again": again}, params)
+    assert scorer.detector_name == "mediapipe"
+    assert sorted(scorer.framings) == [(0.0, 48, 0.0, False), (0.4, 48, 0.0, False)]
+    faces, status = scorer.evaluate("tiny", path)
+    scorer.close()
+    assert status["outcome"] == "ok" and len(faces) >= 3
+    with iter_frames(path, params.sampling) as reader:
+        frames = {f.frame_idx: f.rgb for f in reader}
+    boxes = list(
+        zip(faces["frame_idx"], faces[["bbox_x", "bbox_y", "bbox_w", "bbox_h"]].to_numpy(), strict=True)
+    )
+    received = {}
+    for name, g in {**geometries, "again": again.spec.crop}.items():
+        model = {**nets, "again": again}[name]
+        received[name] = torch.cat(model.model.seen)  # each network ran once per face, ensemble or not
+        expected = [crop_face(frames[i], tuple(box), g.margin, g.crop_size) for i, box in boxes]
+        torch.testing.assert_close(received[name], to_tensor_batch(expected, 48, (0.5,) * 3, (0.5,) * 3))
+    assert not torch.allclose(received["tight"], received["wide"])  # different framing, not one crop
+    torch.testing.assert_close(received["again"], received["wide"])
+
+
+def test_models_of_different_detectors_fail_naming_them_and_dataset_framing_follows():
+    haar = _recorder(CropGeometry(detector="haar"))
+    mp, framed = _recorder(CropGeometry()), _recorder(CropGeometry.dataset_framing(margin=0.1, crop_size=32))
+    ens = EnsembleModel({"m": mp, "h": haar}, EnsembleSpec(("m", "h"), CLASSES))
+    with pytest.raises(CropMismatchError, match=r"\(haar: ens\.h, lone; mediapipe: a, ens\.m\)"):
+        film_crops({"a": mp, "ens": ens, "lone": haar})
+    # a curated dataset's own framing has no detector to follow: the other models' detector serves it
+    assert film_crops({"fer": framed, "h": haar}) == (
+        "haar",
+        {(0.1, 32, 0.0, False): framed.spec.crop, (0.2, 224, 0.0, False): haar.spec.crop},
+    )
+    assert film_crops({"fer": framed})[0] == "mediapipe"  # the default's
+
+
+def test_an_artifact_without_crop_geometry_is_scored_on_the_default_crops(film, caplog):
+    path, _ = film
+    model = _model(0)
+    with zipfile.ZipFile(io.BytesIO(artifact_bytes(model.model, model.spec))) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    header = json.loads(members[HEADER_MEMBER])
+    del header["spec"]["crop"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in {**members, HEADER_MEMBER: json.dumps(header).encode()}.items():
+            zf.writestr(name, data)
+    with caplog.at_level("INFO"):
+        old = read_artifact(buf.getvalue(), "old.eemodel")
+        scorer = FilmScorer({"old": old, "new": model}, _params())
+    assert old.spec.crop.assumed and list(scorer.framings) == [CropGeometry().framing]  # one crop, shared
+    assert "old: no crop geometry in its artifact" in caplog.text
+    faces, status = scorer.evaluate("tiny", path)
+    scorer.close()
+    assert status["outcome"] == "ok" and len(faces) >= 3
+
+
+def test_a_crop_mismatch_fails_before_any_film_or_worker(tmp_path, film):
+    path, _ = film
+    listed = match_films(
+        pd.DataFrame({"file_name": ["tiny"], "title": "t", "category": "c"}),
+        {"tiny.mp4": path},
+    )
+    models = {"m": _recorder(CropGeometry()), "h": _recorder(CropGeometry(detector="haar"))}
+    with pytest.raises(CropMismatchError, match=r"haar: h; mediapipe: m"):
+        evaluate_films(listed, models, _params(workers=2), FilmPredictionStore(tmp_path / "p"))
+    assert not (tmp_path / "p" / "tiny.parquet").exists()

@@ -10,6 +10,7 @@ from expressions_ensemble.labels import (
     normalise_label,
     require_label,
     validate_classes,
+    validate_label_aliases,
 )
 
 
@@ -51,3 +52,26 @@ def test_validate_classes_names_the_key():
         validate_classes(["anger", "angry"])
     with pytest.raises(ValueError, match="at least one"):
         validate_classes([])
+
+
+def test_label_aliases_come_before_the_label_map():
+    aliases = validate_label_aliases({"Surpirse": "surprise", "glad": "happiness", "anger": "sad"}, "k")
+    assert aliases == {"surpirse": "surprise", "glad": "happy", "anger": "sad"}
+    assert normalise_label(" SURPIRSE ", aliases) == "surprise"
+    assert normalise_label("anger", aliases) == "sad"  # a source's own word wins over the shared map
+    assert normalise_label("fearful", aliases) == "fear"  # other words still go through the map
+    assert normalise_label("surpirse") is None  # the alias is the source's, not everyone's
+    assert normalise_label("contempt", aliases) is None
+    assert validate_label_aliases(None) == {}
+
+
+def test_bad_label_aliases_name_the_key_and_the_allowed_emotions():
+    key = "ingestion.sources.google_b.label_aliases"
+    with pytest.raises(
+        UnknownLabelError, match=rf"^{key}\.surpirse: unknown emotion 'suprise'; allowed: angry, "
+    ):
+        validate_label_aliases({"surpirse": "suprise"}, key)
+    with pytest.raises(ValueError, match=rf"^{key}: expected a mapping of word to emotion"):
+        validate_label_aliases(["surpirse"], key)
+    with pytest.raises(ValueError, match="listed twice"):
+        validate_label_aliases({"Mad": "angry", "mad": "angry"}, key)

@@ -9,6 +9,7 @@ from expressions_ensemble.imaging import (
     PREPROCESSING_VARIANTS,
     normalise_batch,
     prepare_batch,
+    prepare_face,
     to_tensor_batch,
     validate_preprocessing,
 )
@@ -24,15 +25,15 @@ def _framed(side: int = 100, border: int = 10) -> np.ndarray:
     return img
 
 
-def test_variants_are_the_studys_three_and_unknown_names_fail_with_allowed_values():
-    assert PREPROCESSING_VARIANTS == ("rgb", "grayscale", "close_crop")
+def test_variants_are_the_studys_three_and_equalized_and_unknown_names_fail_with_allowed_values():
+    assert PREPROCESSING_VARIANTS == ("rgb", "grayscale", "equalized", "close_crop")
     for variant in PREPROCESSING_VARIANTS:
         assert validate_preprocessing(variant) == variant
     with pytest.raises(
         ValueError, match=r"training\.preprocessing: unknown preprocessing 'grey'.*rgb, grayscale"
     ):
         validate_preprocessing("grey", key="training.preprocessing")
-    with pytest.raises(ValueError, match="allowed: rgb, grayscale, close_crop"):
+    with pytest.raises(ValueError, match="allowed: rgb, grayscale, equalized, close_crop"):
         to_tensor_batch([_framed()], 32, IMAGENET_MEAN, IMAGENET_STD, variant="closecrop")
 
 
@@ -70,6 +71,19 @@ def test_grayscale_replicates_grey_to_three_channels():
     assert np.abs(u8[0, 0].astype(float) - expected).max() <= 1
     rgb = prepare_batch([img], 32, "rgb")
     assert not np.array_equal(rgb[0, 0], rgb[0, 1])  # the rgb variant keeps colour
+
+
+def test_equalized_is_grey_with_its_histogram_spread():
+    rng = np.random.default_rng(0)
+    dim = rng.integers(100, 130, (32, 32, 3), dtype=np.uint8)  # a dark, low-contrast face
+    out = prepare_face(dim, 32, "equalized")
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
+    grey = prepare_face(dim, 32, "grayscale")[..., 0]
+    assert np.ptp(out[..., 0]) > 200 > np.ptp(grey)
+    # the order of grey levels is kept: equalisation is monotonic
+    flat_grey, flat_eq = grey.ravel().astype(int), out[..., 0].ravel().astype(int)
+    order = np.argsort(flat_grey, kind="stable")
+    assert (np.diff(flat_eq[order]) >= 0).all()
 
 
 def test_close_crop_drops_the_outer_frame_and_rgb_keeps_it():

@@ -112,18 +112,29 @@ def _check_films_and_report(project) -> None:
     """The simulator's films are evaluated by every model; the report reads them with their truth."""
     data = project / "data"
     status = pd.read_csv(data / "07_model_output" / "film_status.csv")
-    assert set(status["movie"]) == {"sim_comedy", "sim_crime", "sim_drama"}
+    films = {"sim_comedy", "sim_comedy_2", "sim_crime", "sim_crime_2", "sim_drama"}
+    assert set(status["movie"]) == films
     assert set(status["outcome"]) == {"ok"} and (status["frames_sampled"] > 0).all()
     comedy = pd.read_parquet(data / "07_model_output" / "film_predictions" / "sim_comedy.parquet")
     assert len(comedy) == status.set_index("movie").at["sim_comedy", "faces"] > 0
     assert {f"{m}__emotion" for m in (*SOURCES, *ENSEMBLES, "lab")} <= set(comedy.columns)
     truth = pd.read_csv(data / "01_raw" / "films" / "ground_truth.csv")
     assert set(truth["movie"]) == set(status["movie"])
-    report = run_kedro(project, "run", "--pipelines", "reporting")
-    assert "Pipeline execution completed successfully" in report.stdout + report.stderr
-    assert (data / "08_reporting" / "report.html").stat().st_size > 10_000
+    # the default run ends with the report, on this run's films
+    html = data / "08_reporting" / "report.html"
+    assert html.stat().st_size > 10_000
+    assert html.stat().st_mtime >= (data / "07_model_output" / "film_status.csv").stat().st_mtime
     truth_metrics = pd.read_csv(data / "08_reporting" / "truth_metrics.csv")
     assert set(truth_metrics["model"]) >= {"exe", "lab"}
+    runs = pd.read_csv(data / "07_model_output" / "training_runs.csv").set_index("run")
+    assert set(runs.index) == {*SOURCES, "lab"} and (runs["epochs"] == 2).all()
+    assert runs.loc["lab", "scored_split"] == "test" and runs["recall_happy"].between(0, 1).all()
+    assert list((data / "08_reporting" / "figures" / "recall").glob("*.png"))
+    claims = pd.read_csv(data / "08_reporting" / "claims.csv")
+    assert {"exe", "lab"} <= set(claims["model"]), claims
+    assert not claims["verdict"].str.contains("not evaluated").any(), claims
+    report = run_kedro(project, "run", "--pipelines", "reporting")
+    assert "Pipeline execution completed successfully" in report.stdout + report.stderr
 
 
 @pytest.mark.slow

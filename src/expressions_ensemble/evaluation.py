@@ -109,15 +109,13 @@ def score_predictions(
     return Scores(shared, cm, n_images=len(labels), n_scored=int((truth >= 0).sum()))
 
 
-def matrix_rows(
-    domain: str,
-    domain_kind: str,
+def score_chunks(
     chunks: Iterable[tuple[Sequence[np.ndarray], Sequence[object], int]],
     models: Mapping[str, Scorable],
-    model_kinds: Mapping[str, str],
     batch_size: int = 64,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every model scored on one test set: matrix rows and long confusion rows.
+) -> tuple[dict[str, np.ndarray], list[object], int]:
+    """Every model's probabilities on the decoded chunks, the labels of the scored rows, and the count
+    of rows that could not be decoded.
 
     ``chunks`` yields ``(images, labels, n_unreadable)`` (see ``training.data.iter_decoded``); within
     a chunk each distinct preprocessing is prepared once and every model scores the same batches.
@@ -131,10 +129,39 @@ def matrix_rows(
         if len(images):
             for name, p in score_models(models, images, batch_size).items():
                 probs[name].append(p)
+    joined = {
+        name: np.concatenate(probs[name]) if probs[name] else np.empty((0, len(model.classes)), np.float32)
+        for name, model in models.items()
+    }
+    return joined, labels, unreadable
+
+
+def matrix_rows(
+    domain: str,
+    domain_kind: str,
+    chunks: Iterable[tuple[Sequence[np.ndarray], Sequence[object], int]],
+    models: Mapping[str, Scorable],
+    model_kinds: Mapping[str, str],
+    batch_size: int = 64,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every model scored on one test set: matrix rows and long confusion rows."""
+    probs, labels, unreadable = score_chunks(chunks, models, batch_size)
+    return table_rows(domain, domain_kind, probs, labels, unreadable, models, model_kinds)
+
+
+def table_rows(
+    domain: str,
+    domain_kind: str,
+    probs: Mapping[str, np.ndarray],
+    labels: Sequence[object],
+    unreadable: int,
+    models: Mapping[str, Scorable],
+    model_kinds: Mapping[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Matrix rows and long confusion rows from each model's probabilities on a test set's rows."""
     rows, confusions = [], []
     for name, model in models.items():
-        p = np.concatenate(probs[name]) if probs[name] else np.empty((0, len(model.classes)), np.float32)
-        scores = score_predictions(labels, p, model.classes)
+        scores = score_predictions(labels, probs[name], model.classes)
         recall = dict(zip(scores.classes, metrics.per_class_recall(scores.confusion), strict=True))
         rows.append(
             {

@@ -24,13 +24,16 @@ BACKENDS = ("mediapipe", "haar")
 
 @dataclass(frozen=True)
 class FaceBox:
-    """A detected face: pixel box (clipped to the image) and detector score in [0, 1]."""
+    """A detected face: pixel box (clipped to the image), detector score in [0, 1], and the eye centres
+    in pixels (the subject's right eye, then left; ``None`` where the detector gives none, e.g. Haar),
+    which face alignment levels."""
 
     x: int
     y: int
     w: int
     h: int
     score: float
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     @property
     def area(self) -> int:
@@ -67,6 +70,14 @@ def _clip_box(x: float, y: float, w: float, h: float, width: int, height: int) -
     return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
 
 
+def _eyes(keypoints: list, width: int, height: int) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """BlazeFace's first two keypoints (right eye, left eye; normalised) in pixels."""
+    if len(keypoints) < 2:
+        return None
+    right, left = keypoints[0], keypoints[1]
+    return (right.x * width, right.y * height), (left.x * width, left.y * height)
+
+
 #: MediaPipe detectors inherited from a parent process through fork: kept referenced so they are never
 #: garbage-collected (their ``__del__`` would block) in the child.
 _INHERITED: list[object] = []
@@ -99,7 +110,7 @@ class MediaPipeFaceDetector:
             x, y, w, h = _clip_box(bb.origin_x, bb.origin_y, bb.width, bb.height, width, height)
             if w > 0 and h > 0:
                 score = float(det.categories[0].score) if det.categories else 0.0
-                boxes.append(FaceBox(x, y, w, h, score))
+                boxes.append(FaceBox(x, y, w, h, score, _eyes(det.keypoints, width, height)))
         return sorted(boxes, key=lambda b: -b.score)
 
     def close(self) -> None:

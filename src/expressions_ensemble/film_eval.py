@@ -3,11 +3,13 @@
 Per film, each sampled frame is decoded once (:mod:`expressions_ensemble.video`: skipped frames are
 decoded only when another frame refers to them, never converted) in a thread that runs ahead
 (:class:`~expressions_ensemble.parallel.Prefetch`, with its share of the cores: :func:`plan_threads`),
-faces are detected once (:mod:`expressions_ensemble.faces`), crops come from
-:func:`~expressions_ensemble.imaging.crop_face` with the face-extraction margin and size (the crop a
-training photo gets), crops of several frames are batched, and every model scores the same batch
-(:func:`~expressions_ensemble.models.scoring.score_models`: one prepared tensor per preprocessing, one
-forward pass per set of weights, an ensemble's members included).
+faces are detected once (:mod:`expressions_ensemble.faces`, with the detector the models were trained
+with), each face is cropped once per distinct crop geometry of the models
+(:class:`~expressions_ensemble.imaging.CropGeometry` in each artifact: every model, an ensemble's members
+included, gets the crop it was trained on, and models that agree share it; see :func:`film_crops`),
+crops of several frames are batched, and every model scores the same faces
+(:func:`~expressions_ensemble.models.scoring.score_models`: one prepared tensor per framing and
+preprocessing, one forward pass per set of weights).
 
 Output, per film: a table with a row per face (the study's columns, each model's prefixed
 ``<model>__``) and a status row (frames read and sampled, faces, seconds, outcome). Films run in
@@ -18,6 +20,7 @@ moment it is done, so a killed run loses only the films in flight.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import multiprocessing as mp
@@ -25,7 +28,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,25 +36,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from expressions_ensemble.faces import FaceDetector, create_detector, select_faces
-from expressions_ensemble.imaging import crop_face
+from expressions_ensemble.imaging import DATASET_FRAMING, CropGeometry, Framing
 from expressions_ensemble.labels import prob_column
-from expressions_ensemble.models.scoring import Scorable, distinct_networks, score_models
+from expressions_ensemble.models.scoring import Scorable, distinct_networks, model_digest, score_models
 from expressions_ensemble.parallel import Prefetch
-from expressions_ensemble.video import (
-    VIDEO_EXTENSIONS,
-    Frame,
-    Sampling,
-    VideoError,
-    film_stem,
-    iter_frames,
-)
+from expressions_ensemble.video import Frame, Sampling, VideoError, iter_frames
 
 logger = logging.getLogger(__name__)
 
 #: Faces kept per frame: the largest (the study) or every face.
 FILM_FACE_POLICIES = ("largest", "all")
-#: The movie list's required columns (the study's format); other columns are kept.
-MOVIE_LIST_COLUMNS = ("file_name", "title", "category")
 #: Columns of a film's face table before the per-model columns.
 FACE_COLUMNS = [
     "movie", "frame_idx", "timestamp_sec", "face_idx", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
@@ -66,7 +60,9 @@ STATUS_COLUMNS = [
 
 @dataclass(frozen=True)
 class FilmEvalParams:
-    """Validated ``movie_eval`` settings, with the crop geometry and detector of ``face_extraction``."""
+    """Validated ``movie_eval`` settings: sampling and the film's face selection (``face_extraction``
+    gives only the default minimum face size). The detector, margin and crop size are each model's own
+    (``spec.crop``, see :func:`film_crops`), never today's ``face_extraction`` settings."""
 
     sampling: Sampling
     face_policy: str = "largest"
@@ -74,9 +70,6 @@ class FilmEvalParams:
     # no_face.mp4, real and simulated faces 0.83 and more; photos (face_extraction) keep 0.5.
     min_confidence: float = 0.7
     min_face_size: int = 24
-    detector: str = "mediapipe"
-    margin: float = 0.2
-    crop_size: int = 224
     batch_size: int = 32
     workers: int = 1
     redo: bool = False
@@ -99,9 +92,6 @@ class FilmEvalParams:
             face_policy=faces.get("policy", "largest"),
             min_confidence=faces.get("min_confidence", cls.min_confidence),
             min_face_size=faces.get("min_face_size", face_extraction.get("min_face_size", 24)),
-            detector=face_extraction.get("detector", "mediapipe"),
-            margin=face_extraction.get("margin", 0.2),
-            crop_size=face_extraction.get("crop_size", 224),
             batch_size=params.get("batch_size", 32),
             workers=resolve_workers(params.get("workers", 1), "movie_eval.workers"),
             redo=params.get("redo", False),
@@ -113,7 +103,7 @@ class FilmEvalParams:
              p.min_confidence, "a number in [0, 1]"),
             (_number(p.min_face_size) and p.min_face_size >= 0, "faces.min_face_size", p.min_face_size,
              "a number of pixels >= 0"),
-            (isinstance(p.batch_size, int) and p.batch_size >= 1, "batch_size", p.batch_size,
+            (_integer(p.batch_size) and p.batch_size >= 1, "batch_size", p.batch_size,
              "an integer >= 1"),
             (isinstance(p.redo, bool), "redo", p.redo, "true or false"),
         ]  # fmt: skip
@@ -127,55 +117,8 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-# ---------------------------------------------------------------------------------------- movie list
-
-
-def validate_movie_list(table: pd.DataFrame, where: str = "movie_eval.movie_list") -> pd.DataFrame:
-    """The movie list checked: required columns present, no column twice, no film twice.
-
-    Errors name the columns or entries at fault; other columns are kept for the status table.
-    """
-    columns = [str(c) for c in table.columns]
-    if dup := sorted({c for c in columns if columns.count(c) > 1}):
-        raise ValueError(f"{where}: columns {dup} appear more than once")
-    if missing := [c for c in MOVIE_LIST_COLUMNS if c not in columns]:
-        raise ValueError(f"{where}: missing columns {missing}; required: {', '.join(MOVIE_LIST_COLUMNS)}")
-    out = table.copy()
-    out["file_name"] = out["file_name"].astype(str).str.strip()
-    if (empty := out["file_name"].isin(["", "nan", "None"])).any():
-        raise ValueError(f"{where}: entries {out.index[empty].tolist()} have no file_name")
-    out["movie"] = out["file_name"].map(film_stem)
-    if (dup_rows := out["movie"].duplicated(keep=False)).any():
-        raise ValueError(
-            f"{where}: films listed more than once: {sorted(set(out.loc[dup_rows, 'movie']))} "
-            f"(file_name is matched by its stem, without extension)"
-        )
-    return out.reset_index(drop=True)
-
-
-def match_films(movie_list: pd.DataFrame, files: Mapping[str, str]) -> pd.DataFrame:
-    """Each listed film with the path of its file (``path``), matched by stem, or why there is none.
-
-    ``files`` maps file names in the movies folder to paths. ``match`` is ``found``, ``missing_file``
-    or ``ambiguous`` (several files share the stem, e.g. ``a.mp4`` and ``a.mkv``: named in ``detail``).
-    """
-    by_stem: dict[str, list[str]] = {}
-    for name in sorted(files):
-        if name.lower().endswith(VIDEO_EXTENSIONS):
-            by_stem.setdefault(film_stem(name), []).append(name)
-    out = movie_list.copy()
-    paths, matches, details = [], [], []
-    for movie in out["movie"]:
-        found = by_stem.get(movie, [])
-        if len(found) == 1:
-            paths.append(str(files[found[0]]))
-            matches.append("found")
-            details.append("")
-        else:
-            paths.append(None)
-            matches.append("missing_file" if not found else "ambiguous")
-            details.append("no file with this stem" if not found else f"several files: {', '.join(found)}")
-    return out.assign(path=paths, match=matches, detail=details)
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # ------------------------------------------------------------------------------------------ one film
@@ -262,10 +205,61 @@ def _model_pool(workers: int) -> contextlib.AbstractContextManager[Executor | No
     return ThreadPoolExecutor(workers, "models") if workers > 1 else contextlib.nullcontext(None)
 
 
+class CropMismatchError(ValueError):
+    """The models were trained on crops a film cannot serve them all with (faces are detected once)."""
+
+
+def _geometries(models: Mapping[str, Scorable]) -> dict[str, CropGeometry]:
+    """The crop geometry of every network the models run, named ``model`` or ``ensemble.member`` (an
+    ensemble carries its members' geometries: ``crops``)."""
+    out: dict[str, CropGeometry] = {}
+    for name, model in models.items():
+        members = getattr(model, "crops", None)
+        if isinstance(members, Mapping):
+            out |= {f"{name}.{member}": crop for member, crop in members.items()}
+        else:
+            nets = model.networks()
+            out |= {name if len(nets) == 1 else f"{name}[{i}]": n.spec.crop for i, n in enumerate(nets)}
+    return out
+
+
+def film_crops(models: Mapping[str, Scorable]) -> tuple[str, dict[Framing, CropGeometry]]:
+    """The detector a film's frames are searched with, and the distinct crop framings its faces are
+    cropped with (one crop per framing per face, shared by the models whose geometry agrees).
+
+    The detector is the one the models were trained with; a model whose photos a curated dataset framed
+    (detector ``dataset_framing``) takes the others', or the default's when no model names one, and is
+    cropped with its geometry's margin and size. Models trained with different detectors cannot be
+    served by one detection per frame: :class:`CropMismatchError` names the models and their detectors
+    (evaluate them in separate runs, ``movie_eval.models``). Geometries an old artifact did not record
+    are the base env's defaults (logged).
+    """
+    by_detector: dict[str, list[str]] = {}
+    framings: dict[Framing, CropGeometry] = {}
+    for name, crop in _geometries(models).items():
+        if crop.assumed:
+            logger.info(
+                "%s: no crop geometry in its artifact; cropped with the defaults %s", name, crop.to_dict()
+            )
+        if crop.detector != DATASET_FRAMING:
+            by_detector.setdefault(crop.detector, []).append(name)
+        framings.setdefault(crop.framing, crop)
+    if len(by_detector) > 1:
+        listed = "; ".join(f"{d}: {', '.join(names)}" for d, names in sorted(by_detector.items()))
+        raise CropMismatchError(
+            f"movie_eval: the models were trained on faces found by different detectors ({listed}); a "
+            f"film's faces are detected once per frame: evaluate them in separate runs (movie_eval.models)"
+        )
+    detector = next(iter(by_detector), CropGeometry().detector)
+    return detector, framings
+
+
 class FilmScorer:
     """A detector and the models, ready to evaluate films one after the other (one per process).
 
-    ``cores``: the cores this process may use (default: all); see :func:`plan_threads`.
+    ``cores``: the cores this process may use (default: all); see :func:`plan_threads`. The detector
+    and the crop framings come from the models' own geometries (:func:`film_crops`; a mismatch fails
+    here, before any film).
     """
 
     def __init__(
@@ -274,12 +268,13 @@ class FilmScorer:
         self.models = dict(models)
         self.params = params
         self.cores = cores if cores is not None else (os.cpu_count() or 1)
+        self.detector_name, self.framings = film_crops(self.models)
         self._detector: FaceDetector | None = None
 
     @property
     def detector(self) -> FaceDetector:
         if self._detector is None:
-            self._detector = create_detector(self.params.detector, min_confidence=self.params.min_confidence)
+            self._detector = create_detector(self.detector_name, min_confidence=self.params.min_confidence)
         return self._detector
 
     def close(self) -> None:
@@ -289,12 +284,12 @@ class FilmScorer:
 
     def _flush(
         self,
-        crops: list[np.ndarray],
+        crops: Mapping[Framing, list[np.ndarray]],
         meta: list[dict[str, Any]],
         out: list[dict[str, Any]],
         executor: Executor | None = None,
     ) -> None:
-        if not crops:
+        if not meta:
             return
         probs = score_models(self.models, crops, self.params.batch_size, executor)
         for name, model in self.models.items():
@@ -306,17 +301,22 @@ class FilmScorer:
                 row[f"{name}__emotion"] = model.classes[k]
                 row[f"{name}__confidence"] = float(values[k])
         out.extend(meta)
-        crops.clear()
+        for framed in crops.values():
+            framed.clear()
         meta.clear()
 
     def _faces(
         self, frames: Iterator[Frame], movie: str, area: float
-    ) -> Iterator[tuple[list[np.ndarray], list[dict[str, Any]]]]:
-        """Per sampled frame, the crops of its chosen faces and their rows (without model columns)."""
+    ) -> Iterator[tuple[dict[Framing, list[np.ndarray]], list[dict[str, Any]]]]:
+        """Per sampled frame, the crops of its chosen faces per framing and their rows (without model
+        columns)."""
         p = self.params
         for frame in frames:
             chosen, _ = select_faces(self.detector.detect(frame.rgb), p.face_policy, p.min_face_size)
-            crops = [crop_face(frame.rgb, (b.x, b.y, b.w, b.h), p.margin, p.crop_size) for b in chosen]
+            crops = {
+                framing: [geometry.crop(frame.rgb, (b.x, b.y, b.w, b.h), b.eyes) for b in chosen]
+                for framing, geometry in self.framings.items()
+            }
             rows = [
                 {
                     "movie": movie, "frame_idx": frame.frame_idx, "timestamp_sec": frame.timestamp_sec,
@@ -351,7 +351,7 @@ class FilmScorer:
             else None
         )
         rows: list[dict[str, Any]] = []
-        crops: list[np.ndarray] = []
+        crops: dict[Framing, list[np.ndarray]] = {framing: [] for framing in self.framings}
         meta: list[dict[str, Any]] = []
         with_faces = 0
         # Eager batches (models the long pole): rather than wait for a full batch, the models take what
@@ -374,10 +374,11 @@ class FilmScorer:
         ):
             eager = plan.eager_batches and isinstance(found, Prefetch)  # a queue to look into
             for frame_crops, frame_meta in found:
-                with_faces += bool(frame_crops)
-                crops.extend(frame_crops)
+                with_faces += bool(frame_meta)
+                for framing, framed in frame_crops.items():
+                    crops[framing].extend(framed)
                 meta.extend(frame_meta)
-                if len(crops) >= p.batch_size or (eager and len(crops) >= eager_min and not found.ready()):
+                if len(meta) >= p.batch_size or (eager and len(meta) >= eager_min and not found.ready()):
                     self._flush(crops, meta, rows, pool)
                 bar.update(1)
             self._flush(crops, meta, rows, pool)
@@ -408,6 +409,7 @@ class FilmJob:
     movie: str
     path: str
     store: Any  # a PredictionStore (picklable: it is sent to the worker)
+    key: Mapping[str, Any]  # the film's resume key (see resume_key), stored with its status
 
 
 _worker: dict[str, Any] = {}
@@ -432,18 +434,72 @@ def _slot() -> int:
 
 
 def _run(job: FilmJob) -> dict[str, Any]:
-    """Evaluate one film and store it; an unexpected failure is this film's outcome (``error``), is
-    logged with its traceback, and leaves nothing stored, so a re-run tries the film again."""
+    """Evaluate one film and store it with its resume key.
+
+    A file that cannot be read is this film's outcome (:meth:`FilmScorer.evaluate` turns it into one);
+    any other exception is a bug or a bad setting that would fail every film alike, so it ends the
+    run, with the film named, instead of becoming a per-film outcome.
+    """
     scorer: FilmScorer = _worker["scorer"]
-    start = time.perf_counter()
     try:
         faces, status = scorer.evaluate(job.movie, job.path, position=_slot())
     except Exception as exc:
-        logger.exception("%s: evaluation failed", job.movie)
-        return {"movie": job.movie, "path": job.path, "outcome": "error", "detail": repr(exc)[:500],
-                "seconds": time.perf_counter() - start}  # fmt: skip
-    job.store.save(job.movie, faces, {**status, "models": sorted(scorer.models)})
+        exc.add_note(f"while evaluating the film {job.movie!r} ({job.path})")
+        raise
+    job.store.save(job.movie, faces, {**status, "models": sorted(job.key["models"]), "resume_key": job.key})
     return status
+
+
+# ------------------------------------------------------------------------------------------- resume
+
+#: Outcomes of a film that was read to its end: kept by a re-run with the same key. Any other outcome
+#: (``empty_file``, ``not_a_video``, ``corrupt``, ``no_frames``, ``truncated`` …) is tried again.
+FINISHED_OUTCOMES = ("ok", "no_faces")
+#: FilmEvalParams fields that change no number of the output (how the work is spread, resuming).
+_NOT_IN_KEY = ("batch_size", "workers", "redo")
+
+
+def settings_key(params: FilmEvalParams) -> dict[str, Any]:
+    """The settings that change a film's output: the sampling (the field its mode uses) and the face
+    choice (the detector and crop geometry are each model's, inside its digest)."""
+    out = {k: v for k, v in asdict(params).items() if k not in _NOT_IN_KEY and k != "sampling"}
+    sampling = params.sampling
+    out["sampling"] = {"mode": sampling.mode}
+    if sampling.mode in ("stride", "seconds"):
+        out["sampling"][sampling.mode] = getattr(sampling, sampling.mode)
+    return json.loads(json.dumps(out, sort_keys=True, default=str))  # as stored: tuples become lists
+
+
+def file_key(path: str) -> dict[str, int]:
+    """The film file as it is now: size and modification time (a replaced file changes either)."""
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def resume_key(path: str, digests: Mapping[str, str], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What a finished film's output depends on; a re-run keeps the film only when all of it is equal."""
+    return {"file": file_key(path), "models": dict(sorted(digests.items())), "settings": dict(settings)}
+
+
+def why_again(before: Mapping[str, Any], key: Mapping[str, Any]) -> str | None:
+    """Why a film stored as ``before`` must be evaluated again under ``key``, or ``None`` to keep it."""
+    if before.get("outcome") not in FINISHED_OUTCOMES:
+        return f"it failed before ({before.get('outcome')}); trying again"
+    old = before.get("resume_key")
+    if not isinstance(old, Mapping):
+        return "it was stored without a resume key (an older run)"
+    if old.get("file") != key["file"]:
+        return f"the film file changed (size, mtime {old.get('file')} -> {key['file']})"
+    old_models, models = old.get("models") or {}, key["models"]
+    if set(old_models) != set(models):
+        return f"the models changed ({sorted(old_models)} -> {sorted(models)})"
+    if changed := sorted(m for m in models if old_models[m] != models[m]):
+        return f"models {changed} were retrained (their artifact changed)"
+    if old.get("settings") != key["settings"]:
+        old_settings, settings = old.get("settings") or {}, key["settings"]
+        names = sorted(k for k in set(old_settings) | set(settings) if old_settings.get(k) != settings.get(k))
+        return f"the settings {names} changed"
+    return None
 
 
 def evaluate_films(
@@ -452,16 +508,22 @@ def evaluate_films(
     params: FilmEvalParams,
     store: PredictionStore,
 ) -> pd.DataFrame:
-    """Evaluate the matched films (see :func:`match_films`); the status table has a row per listed film.
+    """Evaluate the matched films (see :func:`~expressions_ensemble.movies.match_films`); the status
+    table has a row per listed film.
 
-    A film finished before with the same models is not redone (``resumed`` true) unless ``redo``.
+    A film read to its end before (outcome ok or no_faces) is not redone (``resumed`` true) while its
+    file (size, mtime), every model (:func:`model_digest`) and the settings (:func:`settings_key`) are
+    unchanged, unless ``redo``; a failed film is tried again. Each film redone says why in the log.
     """
     from expressions_ensemble.models.artifact import model_bytes
     from expressions_ensemble.parallel import map_ordered
 
-    names = sorted(models)
+    film_crops(models)  # models a film cannot serve fail here, not in every worker
+    digests = {name: model_digest(m) for name, m in models.items()}
+    settings = settings_key(params)
     rows: dict[str, dict[str, Any]] = {}
     jobs = []
+    again = 0
     for film in films.itertuples():
         base = {"movie": film.movie, "file_name": film.file_name, "title": film.title}
         base["category"] = film.category
@@ -469,18 +531,29 @@ def evaluate_films(
             logger.warning("%s: %s (%s)", film.movie, film.match, film.detail)
             rows[film.movie] = base | {"outcome": film.match, "detail": film.detail, "resumed": False}
             continue
-        before = None if params.redo else store.finished(film.movie)
-        if before is not None and before.get("models") == names:
-            rows[film.movie] = base | {k: v for k, v in before.items() if k != "models"} | {"resumed": True}
+        try:
+            key = resume_key(film.path, digests, settings)
+        except OSError as exc:  # gone since the folder was listed
+            detail = f"{film.path}: {exc.strerror or exc}"
+            logger.warning("%s: missing_file (%s)", film.movie, detail)
+            rows[film.movie] = base | {"outcome": "missing_file", "detail": detail, "resumed": False}
             continue
-        if before is not None:
-            logger.info("%s: evaluated before with models %s; again", film.movie, before.get("models"))
+        before = None if params.redo else store.finished(film.movie)
+        reason = why_again(before, key) if before is not None else None
+        if before is not None and reason is None:
+            kept = {k: v for k, v in before.items() if k not in ("models", "resume_key")}
+            rows[film.movie] = base | kept | {"resumed": True}
+            continue
+        if reason is not None:
+            logger.info("%s: evaluated again: %s", film.movie, reason)
+            again += 1
         rows[film.movie] = base
-        jobs.append(FilmJob(film.movie, film.path, store))
+        jobs.append(FilmJob(film.movie, film.path, store, key))
     resumed = sum(bool(r.get("resumed")) for r in rows.values())
     logger.info(
-        "movie_eval: %d films to evaluate, %d finished before, %d without a usable file",
-        len(jobs), resumed, len(rows) - len(jobs) - resumed,
+        "movie_eval: %d films to evaluate (%d of them again, reasons above), %d skipped as finished before "
+        "with the same file, models and settings, %d without a usable file",
+        len(jobs), again, resumed, len(rows) - len(jobs) - resumed,
     )  # fmt: skip
     workers = max(1, min(params.workers, len(jobs)))
     if jobs:

@@ -73,16 +73,42 @@ class UnknownLabelError(ValueError):
     """A label name that no map knows."""
 
 
-def normalise_label(name: object) -> str | None:
+def normalise_label(name: object, aliases: Mapping[str, str] | None = None) -> str | None:
     """Map any spelling of an emotion to its canonical name, or ``None`` when it is not one of ours.
 
+    ``aliases`` (from :func:`validate_label_aliases`) are a source's own words, looked up first, so a
+    search's typo (``surpirse``) can mean an emotion without teaching every source that spelling.
     ``None`` (rather than an exception) lets callers record an ``unknown_label`` outcome per row
     instead of dropping the row.
     """
     if name is None:
         return None
     key = str(name).strip().lower()
+    if aliases:
+        key = aliases.get(key, key)
     return _ALIASES.get(key)
+
+
+def validate_label_aliases(aliases: object, key: str = "label_aliases") -> dict[str, str]:
+    """A source's ``{word: emotion}`` aliases, lower-cased, each value canonicalised; errors name
+    ``key.<word>`` and the allowed emotions, because a wrong alias silently relabels photos."""
+    if aliases is None:
+        return {}
+    if not isinstance(aliases, Mapping):
+        raise ValueError(f"{key}: expected a mapping of word to emotion, got {aliases!r}")
+    out: dict[str, str] = {}
+    for word, emotion in aliases.items():
+        where = f"{key}.{word}"
+        name = str(word).strip().lower()
+        if not name:
+            raise ValueError(f"{key}: an alias word may not be empty")
+        if name in out:
+            raise ValueError(f"{where}: the word {name!r} is listed twice (aliases ignore case)")
+        label = normalise_label(emotion)
+        if label is None:
+            raise UnknownLabelError(f"{where}: unknown emotion {emotion!r}; allowed: {', '.join(EMOTIONS)}")
+        out[name] = label
+    return out
 
 
 def require_label(name: object) -> str:

@@ -2,9 +2,11 @@
 
 from kedro.config import OmegaConfigLoader
 
+from expressions_ensemble.errors import ShortErrorsHook
 from expressions_ensemble.hooks import SourceVariantsHook
+from expressions_ensemble.runlock import RunLockHook
 
-HOOKS = (SourceVariantsHook(),)
+HOOKS = (SourceVariantsHook(), ShortErrorsHook(), RunLockHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

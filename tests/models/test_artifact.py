@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from expressions_ensemble.imaging import to_tensor_batch
+from expressions_ensemble.imaging import CropGeometry, to_tensor_batch
 from expressions_ensemble.models import (
     LoadedModel,
     ModelArtifactError,
@@ -133,6 +133,10 @@ def test_saving_weights_that_do_not_fit_the_spec_is_refused(trained, tmp_path):
         ("input_size", 0, r"spec\.input_size"),
         ("std", (0.2, 0.0, 0.2), r"spec\.std: must be positive"),
         ("metadata", {"when": object()}, r"spec\.metadata\.when: object is not JSON-serialisable"),
+        ("crop", {"detector": "dlib"}, r"spec\.crop: missing keys"),
+        ("crop", {**CropGeometry().to_dict(), "margins": 0.1}, r"spec\.crop: unknown keys \['margins'\]"),
+        ("crop", {**CropGeometry().to_dict(), "detector": "dlib"}, r"spec\.crop\.detector: got 'dlib'"),
+        ("crop", {**CropGeometry().to_dict(), "crop_size": 0}, r"spec\.crop\.crop_size: got 0"),
     ],
 )
 def test_invalid_specs_name_the_field(trained, field, value, pattern):
@@ -244,3 +248,58 @@ def test_read_artifact_from_bytes_names_the_source(artifact_file):
     assert loaded.classes == CLASSES
     with pytest.raises(ModelArtifactError, match=r"^mlflow:/runs/1/member\.eeart: not a model artifact"):
         read_artifact(b"garbage", source="mlflow:/runs/1/member.eeart")
+
+
+def test_the_crop_geometry_is_stored_and_read_back(trained, tmp_path):
+    model, spec = trained
+    crop = CropGeometry(detector="haar", margin=0.4, crop_size=160, face_policy="single_only")
+    path = save_artifact(tmp_path / "m.eeart", model, ModelSpec(**{**spec.to_dict(), "crop": crop}))
+    header = json.loads(_members(path)[HEADER_MEMBER])
+    assert header["spec"]["crop"] == crop.to_dict()
+    loaded = load_artifact(path)
+    assert loaded.spec.crop == crop and not loaded.spec.crop.assumed
+
+
+def test_an_artifact_written_before_the_crop_geometry_loads_with_the_defaults_and_says_so(
+    artifact_file, tmp_path, caplog
+):
+    members = _members(artifact_file)
+    header = json.loads(members[HEADER_MEMBER])
+    del header["spec"]["crop"]
+    old = tmp_path / "old.eeart"
+    old.write_bytes(
+        _zip({HEADER_MEMBER: json.dumps(header).encode(), WEIGHTS_MEMBER: members[WEIGHTS_MEMBER]})
+    )
+    with caplog.at_level("WARNING"):
+        loaded = load_artifact(old)
+    assert loaded.spec.crop == CropGeometry() and loaded.spec.crop.assumed
+    assert "no crop geometry" in caplog.text and "assuming the base env's defaults" in caplog.text
+    # saved again (e.g. into an ensemble), it still says the geometry was assumed
+    again = read_artifact(artifact_bytes(loaded.model, loaded.spec))
+    assert again.spec.crop.assumed
+
+
+def test_a_flipped_byte_anywhere_is_a_damaged_artifact_never_a_raw_error():
+    """Every byte of the head (zip entry header, compressed JSON header) and of the tail (central
+    directory, end record), and bytes across the weights: each flip is refused as a ModelArtifactError
+    naming the file, or, where the byte is one no reader checks (a timestamp, a "made by" version),
+    loads the very same model."""
+    model = create_model("test_efficientnet", CLASSES, pretrained="none")
+    spec = ModelSpec.from_model(model, CLASSES, input_size=32)
+    data = bytearray(artifact_bytes(model, spec))
+    reference = read_artifact(bytes(data))
+    offsets = [*range(0, 700), *range(700, len(data) - 300, 997), *range(len(data) - 300, len(data))]
+    refused, same = 0, 0
+    for offset in offsets:
+        data[offset] ^= 0xFF
+        try:
+            loaded = read_artifact(bytes(data), "member.eeart")
+        except ModelArtifactError as exc:
+            assert str(exc).startswith("member.eeart: "), (offset, str(exc))
+            refused += 1
+        else:
+            assert loaded.weights_digest == reference.weights_digest and loaded.spec == reference.spec
+            same += 1
+        finally:
+            data[offset] ^= 0xFF
+    assert refused > 0.85 * len(offsets), (refused, same)

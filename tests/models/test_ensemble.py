@@ -22,6 +22,7 @@ from expressions_ensemble.models.ensemble import (
     METHODS,
     EnsembleClassError,
     EnsembleModel,
+    EnsembleParams,
     EnsembleSpec,
     ensemble_bytes,
     fit_temperature,
@@ -102,22 +103,97 @@ def test_members_are_aligned_by_class_name_not_position():
     np.testing.assert_allclose(a, c, rtol=1e-6)
 
 
-def test_a_member_missing_a_class_can_vote_but_not_be_averaged():
-    full = member(np.array([[0.0, 0.0, 3.0]]))
-    narrow = member(np.array([[2.0, 0.0]]), classes=("angry", "happy"))
-    for method in ("mean", "f1_weighted", "calibrated_mean"):
-        with pytest.raises(
-            EnsembleClassError, match=r"member 'narrow' has no class 'sad'.*use method 'vote'"
-        ):
-            EnsembleModel({"full": full, "narrow": narrow}, EnsembleSpec(("full", "narrow"), CLASSES, method))
-    vote = EnsembleModel({"full": full, "narrow": narrow}, EnsembleSpec(("full", "narrow"), CLASSES, "vote"))
-    p = vote.predict_proba(crops(1))
-    assert p.shape == (1, 3) and np.isclose(p.sum(), 1.0)
-    with pytest.raises(EnsembleClassError, match="shares no class"):
-        EnsembleModel(
-            {"n": member(np.zeros((1, 2)), classes=("fear", "surprise"))},
-            EnsembleSpec(("n",), CLASSES, "vote"),
+# members of different class sets, as the web searches give them: "fear" is known by c alone
+MIXED = {
+    "a": (("angry", "happy", "sad"), [[2.0, 0.0, 1.0], [0.0, 0.5, 0.0]]),
+    "b": (("happy", "angry"), [[0.0, 1.0], [3.0, 0.0]]),
+    "c": (("fear", "sad", "happy"), [[0.2, 0.0, 0.5], [4.0, 0.0, 0.0]]),
+}
+UNION = ("angry", "happy", "sad", "fear")
+
+
+def _mixed_members() -> dict[str, LoadedModel]:
+    return {n: member(np.array(t), classes=c) for n, (c, t) in MIXED.items()}
+
+
+def _expected(weights=(1.0, 1.0, 1.0), temperatures=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """The documented rule, written out class by class: a weighted mean over the members that know
+    the class (each member's softmax over its own classes), then the row renormalised."""
+    out = np.zeros((2, len(UNION)))
+    for row in range(2):
+        for k, cls in enumerate(UNION):
+            num = den = 0.0
+            for (classes, table), w, t in zip(MIXED.values(), weights, temperatures, strict=True):
+                if cls in classes:
+                    z = np.exp(np.array(table[row]) / t)
+                    num += w * z[classes.index(cls)] / z.sum()
+                    den += w
+            out[row, k] = num / den if den else 0.0
+        out[row] /= out[row].sum()
+    return out
+
+
+def test_union_of_classes_is_the_default_and_classes_can_narrow_it():
+    members = _mixed_members()
+    params = EnsembleParams.from_params({"members": list(MIXED)}, "ensemble.ensembles.x")
+    assert params.resolve_classes(members) == UNION
+    narrow = EnsembleParams.from_params({"members": list(MIXED), "classes": ["fear", "angry"]}, "e.x")
+    assert narrow.resolve_classes(members) == ("fear", "angry")
+    with pytest.raises(
+        EnsembleClassError, match=r"e\.x\.classes: no member knows 'surprise'.*b: happy, angry"
+    ):
+        EnsembleParams.from_params({"members": list(MIXED), "classes": ["surprise"]}, "e.x").resolve_classes(
+            members, "e.x"
         )
+    with pytest.raises(EnsembleClassError, match=r"ensemble\.classes: no member knows 'surprise'"):
+        EnsembleModel(members, EnsembleSpec(tuple(MIXED), ("happy", "surprise")))
+    with pytest.raises(EnsembleClassError, match=r"member 'b' shares no class with the ensemble"):
+        EnsembleModel(members, EnsembleSpec(tuple(MIXED), ("fear", "sad")))
+
+
+@pytest.mark.parametrize("method", ["mean", "f1_weighted", "calibrated_mean"])
+def test_averaging_methods_average_each_class_over_the_members_that_know_it(method):
+    weights, temps = (0.5, 0.3, 0.2), (2.0, 1.0, 0.5)
+    spec = EnsembleSpec(
+        tuple(MIXED), UNION, method,
+        weights=weights if method == "f1_weighted" else None,
+        temperatures=temps if method == "calibrated_mean" else None,
+    )  # fmt: skip
+    p = EnsembleModel(_mixed_members(), spec).predict_proba(crops(2))
+    expected = _expected(
+        weights=weights if method == "f1_weighted" else (1.0,) * 3,
+        temperatures=temps if method == "calibrated_mean" else (1.0,) * 3,
+    )
+    np.testing.assert_allclose(p, expected, rtol=1e-5)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    # row 1: c alone knows fear and is sure of it; not diluted by the members that cannot say fear
+    assert p[1].argmax() == UNION.index("fear")
+
+
+def test_a_class_known_by_one_member_takes_that_members_probability_before_renormalising():
+    members = _mixed_members()
+    p = EnsembleModel(members, EnsembleSpec(tuple(MIXED), UNION, "mean")).predict_proba(crops(2))
+    own = members["c"].predict_proba(crops(2))[:, 0]  # c's probability of fear
+    angry = (members["a"].predict_proba(crops(2))[:, 0] + members["b"].predict_proba(crops(2))[:, 1]) / 2
+    np.testing.assert_allclose(p[:, 3] / p[:, 0], own / angry, rtol=1e-5)
+
+
+def test_zero_weight_members_leave_their_own_classes_at_zero():
+    spec = EnsembleSpec(tuple(MIXED), UNION, "f1_weighted", weights=(0.5, 0.5, 0.0))
+    p = EnsembleModel(_mixed_members(), spec).predict_proba(crops(2))
+    np.testing.assert_allclose(p[:, 3], 0.0)  # fear: only c knows it, and c weighs nothing
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_vote_lets_each_member_vote_among_its_own_classes():
+    members = _mixed_members()
+    p = EnsembleModel(members, EnsembleSpec(tuple(MIXED), UNION, "vote")).predict_proba(crops(2))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    mean = _expected()
+    # row 0: a votes angry, b angry, c happy; row 1: a happy, b happy, c fear (c alone can)
+    votes = np.array([[2, 1, 0, 0], [0, 2, 0, 1]], dtype=float)
+    np.testing.assert_allclose(p, (votes + mean) / 4, rtol=1e-5)
+    assert p[0].argmax() == UNION.index("angry") and p[1].argmax() == UNION.index("happy")
 
 
 def test_members_sharing_preprocessing_share_the_prepared_tensor_and_shared_weights_run_once():

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from expressions_ensemble.labels import STUDY_CLASSES
-from expressions_ensemble.reporting.films import match_films, normalise_movie_list
+from expressions_ensemble.reporting.films import listed_only, match_films, normalise_movie_list
 from expressions_ensemble.reporting.predictions import normalise_predictions
 from expressions_ensemble.reporting.tables import check_study_summary, film_summary, tidy_summary
 
@@ -15,30 +15,37 @@ def checks(quality: pd.DataFrame) -> dict[str, int]:
     return quality.groupby("check")["count"].sum().to_dict()
 
 
-def test_movie_list_normalised_and_duplicates_counted() -> None:
+def test_movie_list_normalised_and_a_film_listed_twice_is_an_error() -> None:
     table, quality = normalise_movie_list(
         {
             "movies": [
                 {"file_name": "Hot_Fuzz.mp4", "title": "Hot Fuzz", "category": "Comedy"},
-                {"file_name": "heat", "genre": "Crime"},
-                {"file_name": "heat.mkv", "title": "Heat again", "category": "Drama"},
+                {"file_name": "crime/heat", "title": None, "category": "Crime"},
+                {"file_name": "nameless", "title": "Nameless", "category": ""},
             ]
         }
     )
     assert table.to_dict("records") == [
         {"movie": "Hot_Fuzz", "title": "Hot Fuzz", "genre": "Comedy"},
         {"movie": "heat", "title": "heat", "genre": "Crime"},
+        {"movie": "nameless", "title": "Nameless", "genre": None},
     ]
-    assert checks(quality) == {"movie_listed_twice": 1}
-    with pytest.raises(ValueError, match="no file_name"):
-        normalise_movie_list([{"title": "x"}])
+    assert quality.empty
+    twice = [{"file_name": "heat", "title": "Heat", "category": "Crime"},
+             {"file_name": "heat.mkv", "title": "Heat again", "category": "Drama"}]  # fmt: skip
+    with pytest.raises(ValueError, match=r"film 'heat' listed twice \(rows 1 and 2\)"):
+        normalise_movie_list(twice)
+    with pytest.raises(ValueError, match="row 1 has no file_name"):
+        normalise_movie_list([{"file_name": None, "title": "x", "category": "c"}])
+    with pytest.raises(ValueError, match=r"row 1, column category: got \{'a': 1\} \(dict\)"):
+        normalise_movie_list([{"file_name": "x", "title": "x", "category": {"a": 1}}])
     with pytest.raises(ValueError, match="expected a list"):
         normalise_movie_list("not a list")
     empty, quality = normalise_movie_list(None)
     assert empty.empty and checks(quality) == {"no_movie_list": 1}
 
 
-def test_match_films_exact_loose_unlisted_and_missing() -> None:
+def test_match_films_exact_loose_and_missing_and_unlisted_films_skipped(caplog) -> None:
     listed, _ = normalise_movie_list(
         [
             {"file_name": "hot_fuzz.mp4", "title": "Hot Fuzz", "category": "Comedy"},
@@ -47,20 +54,29 @@ def test_match_films_exact_loose_unlisted_and_missing() -> None:
             {"file_name": "silent", "title": "Silent", "category": "Drama"},
         ]
     )
-    films, quality = match_films(["Hot Fuzz", "heat", "alien", "unknown_film"], listed)
+    films, quality = match_films(["Hot Fuzz", "heat", "alien", "old_partition", "unknown_film"], listed)
     by_movie = films.set_index("movie")
     assert by_movie.loc["Hot Fuzz", "genre"] == "Comedy"  # matched ignoring case and punctuation
     assert by_movie.loc["heat", "title"] == "Heat"
-    assert (
-        pd.isna(by_movie.loc["unknown_film", "genre"]) and not by_movie.loc["unknown_film", "in_movie_list"]
-    )
     assert not by_movie.loc["silent", "has_predictions"]  # listed, no predictions: kept
-    assert len(films) == 5
+    assert sorted(films["movie"]) == ["Hot Fuzz", "alien", "heat", "silent"]  # the others are skipped
+    assert "old_partition, unknown_film" in caplog.text and "skipped, not in the movie list" in caplog.text
     c = checks(quality)
     assert c["movie_matched_loosely"] == 1
-    assert c["movie_not_in_list"] == 1
+    assert c["movie_not_in_list"] == 2
     assert c["listed_film_without_predictions"] == 1
     assert c["genre_with_one_film"] == 3  # Comedy, Crime, Horror have one film with predictions each
+    # without a list every film is reported, without genre
+    nolist, _ = normalise_movie_list(None)
+    films, quality = match_films(["heat", "old_partition"], nolist)
+    assert sorted(films["movie"]) == ["heat", "old_partition"] and films["genre"].isna().all()
+    assert checks(quality)["movie_not_in_list"] == 0
+
+
+def test_only_listed_films_predictions_are_kept() -> None:
+    table = pd.DataFrame({"movie": ["a", "b", "a", "c"], "emotion": ["happy", "sad", "sad", "fear"]})
+    films = pd.DataFrame({"movie": ["a", "c"]})
+    assert list(listed_only(table, films)["movie"]) == ["a", "a", "c"]
 
 
 @pytest.fixture(scope="module")

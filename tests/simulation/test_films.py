@@ -262,7 +262,11 @@ def test_movie_list_names_the_rendered_films() -> None:
         {"file_name": "sim_comedy", "title": "Simulated Comedy", "category": "Comedy"},
         {"file_name": "sim_crime", "title": "Simulated Crime", "category": "Crime"},
         {"file_name": "sim_drama", "title": "Simulated Drama", "category": "Drama"},
+        {"file_name": "sim_comedy_2", "title": "Simulated Comedy II", "category": "Comedy"},
+        {"file_name": "sim_crime_2", "title": "Simulated Crime II", "category": "Crime"},
     ]
+    # two films of each of the report's focus genres: the genre claim needs min_films_per_genre = 2
+    assert (listed["category"].value_counts()[["Comedy", "Crime"]] >= 2).all()
     assert set(listed["category"]) <= set(GENRE_MIXES)
     with pytest.raises(ValueError, match="unique"):
         movie_list([DEFAULT_FILMS[0], DEFAULT_FILMS[0]])
@@ -271,7 +275,47 @@ def test_movie_list_names_the_rendered_films() -> None:
 def test_default_films_are_short_and_small() -> None:
     assert len(DEFAULT_FILMS) >= 2
     for spec in DEFAULT_FILMS:
-        assert 30 <= spec.duration_sec <= 60 and spec.fps == 24.0 and spec.size == (640, 360)
+        assert 20 <= spec.duration_sec <= 60 and spec.fps == 24.0 and spec.size == (640, 360)
         assert (
             spec.frame_count == sum(spec.shot_frames) == round(sum(s.duration_sec for s in spec.shots) * 24)
         )
+
+
+# ------------------------------------------------------------------------------------- concurrency
+
+
+def test_two_renders_of_one_film_at_once_both_finish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs rendering the same film at the same moment: each writes its own temporary file (a fixed
+    name made the second rename fail), and the film in place is a complete one."""
+    import threading
+
+    from expressions_ensemble.simulation import films
+
+    spec = _short_film()
+    both_open = threading.Barrier(2, timeout=30)
+    frames = films.film_frames
+
+    def frames_after_both_writers_opened(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        both_open.wait()  # both VideoWriters are open before either film is finished
+        yield from frames(*args, **kwargs)
+
+    monkeypatch.setattr(films, "film_frames", frames_after_both_writers_opened)
+    path = tmp_path / spec.video_file
+    errors: list[BaseException] = []
+    truths: list[pd.DataFrame] = []
+
+    def render() -> None:
+        try:
+            truths.append(render_film(spec, path, seed=0))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=render) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    pd.testing.assert_frame_equal(truths[0], truths[1])
+    assert probe_video(path).frame_count == spec.frame_count
+    assert [p.name for p in tmp_path.iterdir()] == [spec.video_file]

@@ -34,6 +34,9 @@ N_PHOTOS = 60
 CATALOGUE: dict[str, list[int]] = {
     "angry face": list(range(1, 26)),  # 25 results: pages of 10, 10, 5
     "happy face": list(range(21, 41)),  # shares 21..25 with "angry face"
+    # the bare keywords of the v2 template (tests/test_env_runs.py searches angry and happy only)
+    "angry": list(range(41, 56)),
+    "happy": list(range(1, 16)),
     "stale": [*range(1, 11), *range(1, 11), *range(41, 51)],  # page 2 brings nothing new
     "repeats": [*range(1, 11), *range(1, 10), 51, *range(52, 56)],  # page 2 brings exactly 10 % new
     "many": list(range(1000, 1900)),  # 900 results (Pixabay pages through 500 of them)

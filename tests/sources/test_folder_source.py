@@ -21,6 +21,22 @@ def test_class_subfolders_give_normalised_labels(tmp_path):
     assert hits[0].fetch() == b"A"
 
 
+def test_label_aliases_of_a_folder(tmp_path):
+    for word in ("surpirse", "fearful", "contempt"):
+        _write(tmp_path / word / "a.jpg")
+    params = {"kind": "folder", "path": str(tmp_path), "label_aliases": {"surpirse": "surprise"}}
+    hits = list(build_source("web", params).hits([]))
+    assert [(h.raw_label, h.weak_label) for h in hits] == [
+        ("contempt", None),
+        ("fearful", "fear"),
+        ("surpirse", "surprise"),
+    ]
+    with pytest.raises(
+        ValueError, match=r"^ingestion\.sources\.web\.label_aliases\.surpirse: unknown emotion"
+    ):
+        build_source("web", {**params, "label_aliases": {"surpirse": "amazed"}})
+
+
 def test_csv_labels_missing_files_and_unlisted_files(tmp_path):
     _write(tmp_path / "img" / "a.jpg")
     _write(tmp_path / "img" / "extra.jpg")

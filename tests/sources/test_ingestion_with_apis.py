@@ -34,7 +34,7 @@ def test_pexels_through_the_ingestion_nodes(
     caplog.set_level(logging.DEBUG)
     plan = plan_searches("pexels_v1", source, INGESTION)
     new, hits = fetch_photos("pexels_v1", plan, source, {}, credentials)
-    manifest = build_photo_manifest(hits, INGESTION)
+    manifest = build_photo_manifest("pexels_v1", hits, source, INGESTION)
 
     # "angry face" finds 25 photos, "happy face" 20 of which 5 were already found under "angry face"
     assert len(manifest) == 45

@@ -3,7 +3,13 @@ import torch
 from torch import nn
 
 from expressions_ensemble.datasets.checkpoints import FileCheckpointStore
-from expressions_ensemble.training.loop import FitConfig, TrainingDivergedError, class_weights, fit
+from expressions_ensemble.training.loop import (
+    FitConfig,
+    TrainingDivergedError,
+    batch_bounds,
+    class_weights,
+    fit,
+)
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
@@ -122,10 +128,22 @@ def test_imbalance_options_run():
         assert len(fit(_model(), xt, yt, xt, yt, 4, MEAN, STD, cfg).history) == 1
 
 
-def test_damaged_checkpoint_says_what_to_do(tmp_path):
-    (tmp_path / "last.pt").write_bytes(b"garbage")
-    with pytest.raises(Exception, match="delete it to train from the start"):
-        FileCheckpointStore(tmp_path).load("x")
+def test_a_damaged_checkpoint_is_not_resumed_training_starts_afresh(tmp_path, caplog):
+    """A flipped byte in the checkpoint: no resume into different weights, a warning names the file
+    and the run trains from epoch 1 exactly as a fresh one."""
+    xt, yt = _data(128, 0)
+    xv, yv = _data(32, 1)
+    store = FileCheckpointStore(tmp_path)
+    full = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, CFG)
+    _interrupt_at_epoch_3(CFG, store, (xt, yt, xv, yv))
+    data = bytearray(store.file.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    store.file.write_bytes(bytes(data))
+    with caplog.at_level("WARNING"):
+        again = fit(_model(), xt, yt, xv, yv, 4, MEAN, STD, CFG, checkpoints=store, data_key="d")
+    assert again.resumed_from is None
+    assert str(store.file) in caplog.text and "checksum mismatch" in caplog.text
+    assert again.history["val_macro_f1"].round(6).tolist() == full.history["val_macro_f1"].round(6).tolist()
 
 
 def test_ema_weights_are_validated_kept_and_resumed(tmp_path):
@@ -155,3 +173,17 @@ def test_ema_weights_are_validated_kept_and_resumed(tmp_path):
 def test_ema_decay_out_of_range_names_the_key():
     with pytest.raises(ValueError, match=r"training\.ema_decay"):
         FitConfig(ema_decay=1.0)
+
+
+def test_a_last_batch_of_one_photo_joins_the_one_before():
+    assert batch_bounds(33, 16) == [(0, 16), (16, 33)]
+    assert batch_bounds(34, 16) == [(0, 16), (16, 32), (32, 34)]
+    assert batch_bounds(1, 16) == [(0, 1)]
+    # batch norm on a 1x1 feature map (EfficientNet at input 32) cannot train on a batch of one
+    xt, yt = _data(17, 0)
+    xv, yv = _data(8, 1)
+    torch.manual_seed(0)
+    pool = [nn.Conv2d(3, 8, 3, padding=1), nn.AdaptiveAvgPool2d(1)]
+    model = nn.Sequential(*pool, nn.BatchNorm2d(8), nn.Flatten(), nn.Linear(8, 4))
+    cfg = FitConfig(batch_size=16, epochs=1, augmentation="none")
+    assert len(fit(model, xt, yt, xv, yv, 4, MEAN, STD, cfg).history) == 1

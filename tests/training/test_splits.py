@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from expressions_ensemble.sources.curated.table import EmptyClassError
 from expressions_ensemble.training.splits import SplitError, split_counts, split_table
 
 
@@ -82,3 +83,16 @@ def test_published_splits_are_kept():
     table.loc[table.index[4:8], "split"] = "val"  # a published validation set is used as it is
     out = split_table(table, ["happy", "sad"], 0.25, seed=0)
     assert out["split"].value_counts().to_dict() == {"train": 12, "test": 4, "val": 4}
+
+
+def test_a_search_that_never_asked_for_a_class_is_split_without_it():
+    table = _table({"happy": 20, "sad": 20})
+    classes = ["fear", "happy", "sad"]
+    with pytest.raises(EmptyClassError, match="no usable image of fear"):
+        split_table(table, classes, 0.2, seed=0)
+    out = split_table(table, classes, 0.2, seed=0, searched_only=True)
+    assert set(out["split"]) == {"train", "val"} and set(out["label"]) == {"happy", "sad"}
+    # a class whose photos all failed still fails: that is not a search that never asked for it
+    failed = pd.concat([table, _table({"fear": 3}).assign(outcome="no_face")], ignore_index=True)
+    with pytest.raises(EmptyClassError, match="no usable image of fear"):
+        split_table(failed, classes, 0.2, seed=0, searched_only=True)

@@ -5,6 +5,7 @@ from expressions_ensemble.datasets.credentials import CredentialsFileDataset
 from expressions_ensemble.datasets.model_artifact import ModelArtifactDataset
 from expressions_ensemble.datasets.photo_folder import PhotoFolder, PhotoFolderDataset
 from expressions_ensemble.datasets.reporting_io import FigureFolderDataset, OptionalDataset
+from expressions_ensemble.datasets.score_cache import ScoreCacheDataset
 
 __all__ = [
     "CheckpointFolderDataset",
@@ -14,4 +15,5 @@ __all__ = [
     "OptionalDataset",
     "PhotoFolder",
     "PhotoFolderDataset",
+    "ScoreCacheDataset",
 ]

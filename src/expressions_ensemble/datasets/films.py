@@ -1,11 +1,10 @@
 """Kedro datasets of the film evaluation: a folder of films, a movie list, the per-film predictions.
 
-- :class:`VideoFolderDataset`: ``load`` lists the folder (file name → path; films are never read into
-  memory), ``save`` takes file name → writer ``f(path)`` and writes only films that are not there yet
-  (the simulator's films are rendered once).
-- :class:`MovieListDataset`: the study's movie list as a table, from JSON (a list of objects, or
-  ``{"movies": [...]}``) or CSV, chosen by the file's extension; a CSV header naming a column twice is
-  reported by name (pandas would silently rename it).
+- :class:`VideoFolderDataset`: ``load`` lists the folder and its sub-folders (relative path → path;
+  films are never read into memory), ``save`` takes file name → writer ``f(path)`` and writes only
+  films that are not there yet (the simulator's films are rendered once).
+- :class:`MovieListDataset`: the study's movie list as a checked table, from JSON (a list of objects,
+  or ``{"movies": [...]}``) or CSV, chosen by the file's extension (:mod:`expressions_ensemble.movies`).
 - :class:`FilmPredictionsDataset`: ``load`` gives a :class:`FilmPredictionStore`, through which the
   evaluation writes each film's face table (``<movie>.parquet``) and its status
   (``<movie>.status.json``) the moment the film is done, atomically; the folder is the
@@ -14,7 +13,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -27,10 +25,13 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 from expressions_ensemble.files import write_atomic
+from expressions_ensemble.movies import MovieListError, movie_list_bytes, read_movie_list
 
 
 class VideoFolderDataset(AbstractDataset[Mapping[str, Callable[[Path], Any]], dict[str, str]]):
-    """A folder of films (``path``): ``load`` maps each file name to its path."""
+    """A folder of films (``path``): ``load`` maps each file's path relative to the folder (``heat.mp4``,
+    ``mead/W009_angry.mp4``: a movie list may name films in sub-folders) to its path; hidden files and
+    folders are left out."""
 
     def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
         self._path = Path(path)
@@ -39,9 +40,12 @@ class VideoFolderDataset(AbstractDataset[Mapping[str, Callable[[Path], Any]], di
     def load(self) -> dict[str, str]:
         if not self._path.is_dir():
             raise DatasetError(f"{self._path}: the movies folder does not exist")
-        return {
-            p.name: str(p) for p in sorted(self._path.iterdir()) if p.is_file() and not p.name.startswith(".")
-        }
+        files = {}
+        for p in sorted(self._path.rglob("*")):
+            relative = p.relative_to(self._path)
+            if p.is_file() and not any(part.startswith(".") for part in relative.parts):
+                files[relative.as_posix()] = str(p)
+        return files
 
     def save(self, data: Mapping[str, Callable[[Path], Any]]) -> None:
         self._path.mkdir(parents=True, exist_ok=True)
@@ -60,44 +64,24 @@ class VideoFolderDataset(AbstractDataset[Mapping[str, Callable[[Path], Any]], di
 
 
 class MovieListDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
-    """The movie list (``file_name, title, category`` and any other columns) as JSON or CSV."""
+    """The movie list (``file_name, title, category`` and any other columns) as JSON or CSV, by extension.
+
+    ``load`` gives the checked table of :func:`~expressions_ensemble.movies.read_movie_list` (the one
+    parser movie_eval and the report share), so a bad list fails where it is read, naming row and column.
+    """
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
         self._filepath = PurePosixPath(filepath)
         self.metadata = metadata
 
-    @property
-    def _is_csv(self) -> bool:
-        return self._filepath.suffix.lower() in (".csv", ".tsv")
-
     def load(self) -> pd.DataFrame:
-        path = Path(self._filepath)
-        if not path.is_file():
-            raise DatasetError(f"{path}: no movie list here")
-        text = path.read_text(encoding="utf-8-sig")
-        if self._is_csv:
-            delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-            header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
-            names = [h.strip() for h in header]
-            if dup := sorted({h for h in names if names.count(h) > 1}):
-                raise DatasetError(f"{path}: columns {dup} appear more than once in the header")
-            return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False)
         try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}: not valid JSON ({exc})") from None
-        if isinstance(raw, Mapping):
-            raw = raw.get("movies", raw.get("films"))
-        if not isinstance(raw, list) or not all(isinstance(r, Mapping) for r in raw):
-            raise DatasetError(f"{path}: expected a list of {{file_name, title, category}} objects")
-        return pd.DataFrame(raw)
+            return read_movie_list(Path(self._filepath))
+        except MovieListError as exc:
+            raise DatasetError(str(exc)) from None
 
     def save(self, data: pd.DataFrame) -> None:
-        if self._is_csv:
-            payload = data.to_csv(index=False).encode()
-        else:
-            payload = json.dumps(data.to_dict("records"), indent=2, ensure_ascii=False).encode()
-        write_atomic(Path(self._filepath), payload)
+        write_atomic(Path(self._filepath), movie_list_bytes(data, Path(self._filepath)))
 
     def _exists(self) -> bool:
         return Path(self._filepath).is_file()

@@ -7,8 +7,10 @@ Format (version 1): a zip with two members,
 - ``weights.pt``: the ``state_dict`` written by ``torch.save``.
 
 Loading reads the JSON header first and refuses anything else (random bytes, a plain ``torch.save``
-checkpoint, another JSON, a truncated or altered file) with a :class:`ModelArtifactError` naming the
-file and the problem. Weights are read with ``torch.load(weights_only=True)`` (no pickled code runs)
+checkpoint, another JSON, a truncated or altered file, a flipped byte anywhere: the zip's own CRCs and
+the weights' sha256 see it) with a :class:`ModelArtifactError` naming the file and the problem, never a
+raw ``zlib``/``zipfile`` error; it is a :class:`~expressions_ensemble.errors.UserError` (a run stops on
+it with one clear line). Weights are read with ``torch.load(weights_only=True)`` (no pickled code runs)
 into a model rebuilt with ``pretrained="none"``, so loading never downloads anything.
 """
 
@@ -17,8 +19,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import math
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,8 +34,9 @@ import timm
 import torch
 from torch import nn
 
+from expressions_ensemble.errors import UserError
 from expressions_ensemble.files import write_atomic
-from expressions_ensemble.imaging import to_tensor_batch, validate_preprocessing
+from expressions_ensemble.imaging import CropGeometry, to_tensor_batch, validate_preprocessing
 from expressions_ensemble.labels import validate_classes
 from expressions_ensemble.models.backbones import (
     BackboneError,
@@ -45,6 +51,8 @@ from expressions_ensemble.models.scoring import PreparedBatch, score_models, sof
 if TYPE_CHECKING:
     from expressions_ensemble.models.ensemble import EnsembleModel
 
+logger = logging.getLogger(__name__)
+
 #: Identifies our artifacts; the version says which layout of the header follows.
 FORMAT = "expressions-ensemble/model-artifact"
 VERSION = 1
@@ -57,7 +65,7 @@ KIND_ENSEMBLE = "ensemble"
 MAX_HEADER_BYTES = 1_000_000
 
 
-class ModelArtifactError(ValueError):
+class ModelArtifactError(UserError, ValueError):
     """A file that is not a usable model artifact; the message names the file and what is wrong."""
 
 
@@ -77,8 +85,10 @@ class ModelSpec:
 
     ``backbone`` is the resolved timm name (rebuilt with random weights, then loaded); ``input_size``,
     ``mean``, ``std`` and ``preprocessing`` feed :func:`~expressions_ensemble.imaging.to_tensor_batch`;
-    ``pretrained`` and ``trainable`` record how training started; ``metadata`` holds anything
-    JSON-serialisable (training source, metrics, class counts, dates).
+    ``pretrained`` and ``trainable`` record how training started; ``crop`` is the geometry of the face
+    crops it was trained on (a film frame's faces are cropped the same way for it; a header written
+    before it was recorded reads as the base env's defaults, marked ``assumed``); ``metadata`` holds
+    anything JSON-serialisable (training source, metrics, class counts, dates).
     """
 
     backbone: str
@@ -90,6 +100,7 @@ class ModelSpec:
     trainable: str | dict[str, int] = "all"
     pretrained: str = "none"
     test_time_flip: bool = False  # logits averaged with those of the mirrored crop
+    crop: CropGeometry = field(default_factory=CropGeometry)
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,6 +118,8 @@ class ModelSpec:
         validate_pretrained(self.pretrained, key="spec.pretrained")
         if not isinstance(self.test_time_flip, bool):
             raise ValueError(f"spec.test_time_flip: expected true or false, got {self.test_time_flip!r}")
+        if not isinstance(self.crop, CropGeometry):  # a mapping, as read from a header
+            object.__setattr__(self, "crop", CropGeometry.from_dict(self.crop, key="spec.crop"))
         if not isinstance(self.metadata, Mapping):
             raise ValueError(f"spec.metadata: expected a mapping, got {type(self.metadata).__name__}")
         object.__setattr__(self, "metadata", _jsonable(dict(self.metadata), "spec.metadata"))
@@ -122,6 +135,7 @@ class ModelSpec:
         pretrained: str = "none",
         input_size: int | None = None,
         test_time_flip: bool = False,
+        crop: CropGeometry | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> ModelSpec:
         """A spec for a timm model: backbone name, input size and normalisation read from the model."""
@@ -137,6 +151,7 @@ class ModelSpec:
             trainable=trainable,
             pretrained=pretrained,
             test_time_flip=test_time_flip,
+            crop=crop or CropGeometry(),
             metadata=dict(metadata or {}),
         )
 
@@ -144,6 +159,7 @@ class ModelSpec:
         """JSON-ready dict (tuples as lists)."""
         out = asdict(self)
         out["classes"], out["mean"], out["std"] = list(self.classes), list(self.mean), list(self.std)
+        out["crop"] = self.crop.to_dict()
         return out
 
     @classmethod
@@ -156,7 +172,15 @@ class ModelSpec:
         missing = {"backbone", "classes", "input_size", "mean", "std"} - set(data)
         if missing:
             raise ValueError(f"spec: missing keys {sorted(missing)}")
-        return cls(**{**data, "classes": tuple(data["classes"])})
+        crop = data.get("crop")
+        if crop is None:
+            crop = CropGeometry(assumed=True)
+            logger.warning(
+                "a model of %s (classes %s) has no crop geometry in its artifact (written before it was "
+                "recorded): assuming the base env's defaults %s",
+                data["backbone"], ", ".join(map(str, data["classes"])), crop.to_dict(),
+            )  # fmt: skip
+        return cls(**{**data, "classes": tuple(data["classes"]), "crop": crop})
 
 
 def _jsonable(value: Any, where: str) -> Any:
@@ -368,6 +392,18 @@ def _check_fits(state: Mapping[str, torch.Tensor], spec: ModelSpec, source: str)
 
 MemberReader = Callable[[Mapping[str, Any], str], bytes]
 
+#: What ``zipfile`` and ``zlib`` raise for a damaged archive: a flipped bit in a local header or in
+#: compressed data surfaces as any of these (measured by flipping every byte of an artifact's head and
+#: tail), never only as ``BadZipFile``.
+ZIP_DAMAGE = (
+    zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
+    struct.error, UnicodeDecodeError,
+)  # fmt: skip
+
+
+def _exc_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
 
 def _read_zip(data: bytes, source: str) -> tuple[dict[str, Any], MemberReader]:
     """The checked header of artifact bytes, and a reader of the members it lists (size and checksum
@@ -378,9 +414,9 @@ def _read_zip(data: bytes, source: str) -> tuple[dict[str, Any], MemberReader]:
         raise ModelArtifactError(f"{source}: not a model artifact: damaged or truncated zip (no end record)")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError) as exc:
+    except ZIP_DAMAGE as exc:
         raise ModelArtifactError(
-            f"{source}: not a model artifact: damaged or truncated zip ({exc})"
+            f"{source}: not a model artifact: damaged or truncated zip ({_exc_text(exc)})"
         ) from None
     names = zf.namelist()
     if HEADER_MEMBER not in names:
@@ -397,8 +433,8 @@ def _read_zip(data: bytes, source: str) -> tuple[dict[str, Any], MemberReader]:
         header = json.loads(zf.read(HEADER_MEMBER))
     except ModelArtifactError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelArtifactError(f"{source}: unreadable header ({exc})") from None
+    except ZIP_DAMAGE as exc:  # zlib's and zipfile's own errors for a damaged member, a bad JSON text
+        raise ModelArtifactError(f"{source}: unreadable header, damaged file ({_exc_text(exc)})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         found = header.get("format") if isinstance(header, dict) else type(header).__name__
         raise ModelArtifactError(f"{source}: header format {found!r}, expected {FORMAT!r}")
@@ -417,14 +453,15 @@ def _read_zip(data: bytes, source: str) -> tuple[dict[str, Any], MemberReader]:
             member, digest, size = entry["member"], entry["sha256"], entry.get("bytes")
         except (KeyError, TypeError) as exc:
             raise ModelArtifactError(f"{source}: invalid header: {exc}") from None
-        if member not in names:
+        if not isinstance(member, str) or member not in names:
             raise ModelArtifactError(f"{source}: {what} member {member!r} is missing")
         if zf.getinfo(member).file_size != size:
             raise ModelArtifactError(f"{source}: {what} size differs from the header (altered file)")
         try:
             content = zf.read(member)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise ModelArtifactError(f"{source}: {what} unreadable, damaged file ({exc})") from None
+        except ZIP_DAMAGE as exc:
+            detail = _exc_text(exc)
+            raise ModelArtifactError(f"{source}: {what} unreadable, damaged file ({detail})") from None
         if hashlib.sha256(content).hexdigest() != digest:
             raise ModelArtifactError(f"{source}: {what} checksum mismatch (damaged or altered file)")
         return content

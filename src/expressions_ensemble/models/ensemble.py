@@ -1,19 +1,26 @@
 """The ensemble as a model: members combined by class name, saved and loaded like a single model.
 
-Combination methods (``method``):
+Members may know different classes (web searches cover different emotions: ``bing_multi`` has no fear,
+``google_a`` no neutral). The ensemble's classes are the union of its members' (in order of first
+appearance, member by member) unless ``ensemble.classes`` narrows them; every class must be known by at
+least one member, every member must know at least one class (else :class:`EnsembleClassError`).
+A member's probabilities over the ensemble's classes it knows are the softmax of its logits for those
+classes (a member with classes outside the ensemble is renormalised over the ones inside). Then, per
+method (``method``):
 
-- ``mean``: mean of the members' softmax probabilities (the study);
-- ``f1_weighted``: the same mean weighted by each member's validation macro-F1;
-- ``vote``: majority vote of the members' predicted classes; the output distribution is
-  ``(votes + mean probability) / (members + 1)``, so its arg-max is the majority and a tie goes to the
-  class with the higher mean probability;
-- ``calibrated_mean``: mean of temperature-scaled probabilities, one temperature per member fitted on
-  that member's own validation split (:func:`fit_temperature`).
+- ``mean``: each class's probability is the mean over the members that know it (the study, when all
+  know every class); the row is then renormalised to sum to 1, so a class known by one member is not
+  diluted by the zeros of the others;
+- ``f1_weighted``: the same, each member weighted by its validation macro-F1, the weights renormalised
+  over the members that know the class (a class only zero-weight members know gets 0);
+- ``calibrated_mean``: ``mean`` of temperature-scaled probabilities, one temperature per member fitted
+  on that member's own validation split (:func:`fit_temperature`);
+- ``vote``: each member votes for its most likely class among its own classes; the output distribution
+  is ``(votes + mean) / (members + 1)`` with ``mean`` as above, so its arg-max is the majority and a
+  tie goes to the class with the higher mean probability.
 
-Members are aligned by class *name*: a member's probabilities over the ensemble's classes are the
-softmax of its logits for those classes (a member with extra classes is renormalised over the shared
-ones). A member that lacks one of the ensemble's classes can only vote; the averaging methods refuse it
-with an :class:`EnsembleClassError` naming the member and the class.
+Every probability row sums to 1. Members keep their own crop geometry (``spec.crop``): a film frame's
+face is cropped for each member as that member was trained (:mod:`~expressions_ensemble.film_eval`).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from expressions_ensemble.imaging import CropGeometry
 from expressions_ensemble.labels import validate_classes
 from expressions_ensemble.models.artifact import (
     FORMAT,
@@ -45,12 +53,16 @@ from expressions_ensemble.models.artifact import (
 from expressions_ensemble.models.scoring import PreparedBatch, score_models, softmax
 
 METHODS: tuple[str, ...] = ("mean", "f1_weighted", "vote", "calibrated_mean")
-#: Methods that average probabilities, so every member needs every class of the ensemble.
-AVERAGING = ("mean", "f1_weighted", "calibrated_mean")
 
 
 class EnsembleClassError(ValueError):
-    """A member lacks a class the ensemble's method needs from every member."""
+    """The members' classes do not fit the ensemble's: a class no member knows, a member that knows no
+    class of the ensemble, or members without any class."""
+
+
+def _classes_of(known: Mapping[str, Sequence[str]]) -> str:
+    """``a: angry, happy; b: sad`` for error messages."""
+    return "; ".join(f"{name}: {', '.join(classes)}" for name, classes in known.items())
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ class EnsembleParams:
 
     members: tuple[str, ...]
     method: str = "mean"
-    classes: tuple[str, ...] | None = None  # None: the classes every member has
+    classes: tuple[str, ...] | None = None  # None: every class of any member
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], key: str) -> EnsembleParams:
@@ -133,15 +145,21 @@ class EnsembleParams:
             classes=None if classes is None else validate_classes(classes, key=f"{key}.classes"),
         )
 
-    def resolve_classes(self, members: Mapping[str, LoadedModel]) -> tuple[str, ...]:
-        """The configured classes, or those every member has (in the first member's order)."""
-        if self.classes is not None:
-            return self.classes
-        first = members[self.members[0]].classes
-        shared = tuple(c for c in first if all(c in members[m].classes for m in self.members))
-        if not shared:
-            raise EnsembleClassError(f"ensemble: members {list(self.members)} share no class")
-        return shared
+    def resolve_classes(self, members: Mapping[str, LoadedModel], key: str = "ensemble") -> tuple[str, ...]:
+        """The configured classes, or the union of the members' (in order of first appearance); a
+        configured class no member knows fails naming it and the members' classes."""
+        known = {m: members[m].classes for m in self.members}
+        union = tuple(dict.fromkeys(c for m in self.members for c in known[m]))
+        if self.classes is None:
+            if not union:
+                raise EnsembleClassError(f"{key}: members {list(self.members)} have no class")
+            return union
+        if unknown := [c for c in self.classes if c not in union]:
+            raise EnsembleClassError(
+                f"{key}.classes: no member knows {', '.join(map(repr, unknown))}; allowed: classes of the "
+                f"members ({_classes_of(known)})"
+            )
+        return self.classes
 
 
 class EnsembleModel(nn.Module):
@@ -158,21 +176,31 @@ class EnsembleModel(nn.Module):
         self._columns: dict[str, np.ndarray] = {}
         for name, member in self.members.items():
             cols = np.array([member.classes.index(c) if c in member.classes else -1 for c in spec.classes])
-            missing = [c for c, i in zip(spec.classes, cols, strict=True) if i < 0]
-            if missing and spec.method in AVERAGING:
-                raise EnsembleClassError(
-                    f"ensemble: member {name!r} has no class {', '.join(map(repr, missing))} "
-                    f"(its classes: {', '.join(member.classes)}); method {spec.method!r} averages every "
-                    f"class over every member: drop the class from ensemble.classes or use method 'vote'"
-                )
             if not (cols >= 0).any():
-                raise EnsembleClassError(f"ensemble: member {name!r} shares no class with the ensemble")
+                raise EnsembleClassError(
+                    f"ensemble: member {name!r} shares no class with the ensemble (its classes: "
+                    f"{', '.join(member.classes)}; the ensemble's: {', '.join(spec.classes)})"
+                )
             self._columns[name] = cols
+        if orphans := [
+            c for i, c in enumerate(spec.classes) if all(v[i] < 0 for v in self._columns.values())
+        ]:
+            raise EnsembleClassError(
+                f"ensemble.classes: no member knows {', '.join(map(repr, orphans))}; allowed: classes of "
+                f"the members ({_classes_of({n: m.classes for n, m in self.members.items()})})"
+            )
+        #: (members, classes): which member knows which class of the ensemble
+        self.known = np.stack([self._columns[n] >= 0 for n in spec.members])
         self.eval()
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self.spec.classes
+
+    @property
+    def crops(self) -> dict[str, CropGeometry]:
+        """Each member's crop geometry (the ensemble carries its members')."""
+        return {name: member.spec.crop for name, member in self.members.items()}
 
     def member_proba(self, name: str, logits: np.ndarray) -> np.ndarray:
         """A member's probabilities over the ensemble's classes (0 where it lacks a class)."""
@@ -189,12 +217,16 @@ class EnsembleModel(nn.Module):
         return out
 
     def combine(self, member_logits: Mapping[str, np.ndarray]) -> np.ndarray:
-        """The ensemble's probabilities from each member's logits (members' own class order)."""
+        """The ensemble's probabilities from each member's logits (members' own class order): each
+        class averaged over the members that know it, rows renormalised (see the module docstring)."""
         probs = np.stack([self.member_proba(name, member_logits[name]) for name in self.spec.members])
         weights = np.ones(len(self.spec.members))
         if self.spec.method == "f1_weighted" and self.spec.weights is not None:
             weights = np.asarray(self.spec.weights, dtype=np.float64)
-        mean = np.tensordot(weights / weights.sum(), probs, axes=1)
+        per_class = weights[:, None] * self.known  # (members, classes): each class's own weights
+        total = per_class.sum(axis=0)
+        mean = np.einsum("mc,mnc->nc", per_class, probs) / np.where(total > 0, total, 1.0)
+        mean /= mean.sum(axis=1, keepdims=True)
         if self.spec.method != "vote":
             return mean.astype(np.float32)
         votes = np.zeros_like(mean)

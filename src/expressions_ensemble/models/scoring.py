@@ -10,18 +10,24 @@ With an executor, the distinct networks of a batch run side by side, each in a t
 (torch releases the GIL in its operators): on few cores, several networks on one intra-op thread each
 keep every core busy better than one network at a time spread over all of them (measured on 2 cores,
 six EfficientNet-Lite0 at 96 px with flip, batches of 32: 26 ms a face against 29-41 ms).
+
+Crops are one list (every model sees the same crops: a test set's stored photos), or a list per crop
+framing (:attr:`~expressions_ensemble.imaging.CropGeometry.framing`: a film's faces cropped once per
+distinct geometry of the models), each network reading those of its own ``spec.crop``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 
-from expressions_ensemble.imaging import to_tensor_batch
+from expressions_ensemble.imaging import Framing, to_tensor_batch
 from expressions_ensemble.models.inference import module_device
 
 if TYPE_CHECKING:
@@ -49,8 +55,12 @@ def infer_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool) -> torch.T
 
 
 def input_key(spec: ModelSpec) -> tuple[Hashable, ...]:
-    """What decides a model's input tensor: models with equal keys can share it."""
+    """What decides a model's input tensor from given crops: models with equal keys can share it."""
     return (spec.input_size, spec.mean, spec.std, spec.preprocessing)
+
+
+#: Crops of the same faces per crop framing (see the module docstring), all of one length.
+Crops = Sequence[np.ndarray] | Mapping[Framing, Sequence[np.ndarray]]
 
 
 def weights_key(model: LoadedModel) -> Hashable:
@@ -70,20 +80,37 @@ def distinct_networks(models: Iterable[Scorable]) -> list[LoadedModel]:
 class PreparedBatch:
     """One batch of RGB face crops, with the input tensors and logits computed so far (a per-batch cache)."""
 
-    def __init__(self, images: Sequence[np.ndarray]) -> None:
-        self.images = list(images)
+    def __init__(self, images: Crops) -> None:
+        self.framed = isinstance(images, Mapping)  # a list of crops per framing
+        self.crops = {k: list(v) for k, v in images.items()} if self.framed else {None: list(images)}
+        if len({len(v) for v in self.crops.values()}) > 1:
+            raise ValueError(
+                f"crops per framing of different lengths: { {k: len(v) for k, v in self.crops.items()} }"
+            )
         self._tensors: dict[Hashable, torch.Tensor] = {}
         self._logits: dict[Hashable, np.ndarray] = {}
         self.prepared = 0  # how many tensors were built (tests check the sharing)
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(next(iter(self.crops.values()), []))
+
+    def images(self, spec: ModelSpec) -> list[np.ndarray]:
+        """The crops a model with ``spec`` reads: those of its crop framing, when crops are framed."""
+        if not self.framed:
+            return self.crops[None]
+        try:
+            return self.crops[spec.crop.framing]
+        except KeyError:
+            raise ValueError(
+                f"no crops with framing (margin, crop_size, shift, aligned) {spec.crop.framing}; "
+                f"made: {sorted(self.crops)}"
+            ) from None
 
     def tensor(self, spec: ModelSpec) -> torch.Tensor:
-        key = input_key(spec)
+        key = (spec.crop.framing if self.framed else None, *input_key(spec))
         if key not in self._tensors:
             self._tensors[key] = to_tensor_batch(
-                self.images, spec.input_size, spec.mean, spec.std, spec.preprocessing
+                self.images(spec), spec.input_size, spec.mean, spec.std, spec.preprocessing
             ).contiguous(memory_format=torch.channels_last)  # the layout LoadedModel keeps its weights in
             self.prepared += 1
         return self._tensors[key]
@@ -122,23 +149,52 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 def score_models(
     models: Mapping[str, Scorable],
-    images: Sequence[np.ndarray],
+    images: Crops,
     batch_size: int = 64,
     executor: Executor | None = None,
 ) -> dict[str, np.ndarray]:
-    """Class probabilities of every model for the same crops: ``{name: (N, len(classes))}``.
+    """Class probabilities of every model for the same faces: ``{name: (N, len(classes))}``; ``images``
+    is one list of crops, or a list per crop framing (see the module docstring).
 
     Batches of ``batch_size`` crops keep memory flat however many crops there are. With ``executor``
     (threads), the distinct networks of each batch run side by side (see the module docstring).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    n = len(images)
+    framed = images if isinstance(images, Mapping) else {None: images}
+    n = len(next(iter(framed.values()), []))
     out = {name: np.empty((n, len(model.classes)), dtype=np.float32) for name, model in models.items()}
     for start in range(0, n, batch_size):
-        batch = PreparedBatch(images[start : start + batch_size])
+        part = {k: v[start : start + batch_size] for k, v in framed.items()}
+        batch = PreparedBatch(part if isinstance(images, Mapping) else part[None])
         if executor is not None:
             batch.run(models.values(), executor)
         for name, model in models.items():
             out[name][start : start + len(batch)] = model.proba_from(batch)
     return out
+
+
+def model_digest(model: Scorable) -> str:
+    """A checksum of what decides a model's output: its spec (classes, preprocessing, an ensemble's
+    method, weights and temperatures) and the checksum of each network's weights (the artifact's own,
+    see :class:`~expressions_ensemble.models.LoadedModel`; computed from the tensors for a model that
+    was not loaded from an artifact). A retrained model gets a new digest; a model saved again with the
+    same weights keeps it, because the spec's ``metadata`` (training seconds, epochs: where it came
+    from, not what it computes) is left out."""
+    spec = getattr(model, "spec", None)
+    parts: list[Any] = [_output_spec(spec) if spec is not None else None]
+    for net in model.networks():
+        digest = net.weights_digest
+        if digest is None:
+            h = hashlib.sha256()
+            for name, tensor in sorted(net.state_dict().items()):
+                h.update(name.encode())
+                h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            digest = h.hexdigest()
+        parts.append([_output_spec(net.spec), digest])
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _output_spec(spec: Any) -> dict[str, Any]:
+    """The spec's dict without its ``metadata`` (a resumed training records other seconds)."""
+    return {k: v for k, v in spec.to_dict().items() if k != "metadata"}

@@ -3,76 +3,57 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
-from expressions_ensemble.reporting.predictions import QUALITY_COLUMNS, loose_movie_key, movie_key
+from expressions_ensemble.movies import parse_movie_list
+from expressions_ensemble.reporting.predictions import QUALITY_COLUMNS, loose_movie_key
 
 logger = logging.getLogger(__name__)
 
 FILM_COLUMNS = ["movie", "title", "genre", "in_movie_list", "has_predictions"]
 
 
-def _records(raw: Any) -> list[Mapping[str, Any]]:
-    if raw is None:
-        return []
-    if isinstance(raw, pd.DataFrame):
-        return raw.to_dict("records")
-    if isinstance(raw, Mapping):
-        raw = raw.get("movies", raw.get("films"))
-    if not isinstance(raw, Sequence) or isinstance(raw, str) or not all(isinstance(r, Mapping) for r in raw):
-        raise ValueError(
-            "movie list: expected a list of {file_name, title, category} objects (or {'movies': [...]})"
-        )
-    return list(raw)
-
-
 def normalise_movie_list(raw: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The movie list as ``movie, title, genre`` (movie = file_name stem), plus quality rows.
 
-    ``None`` (no list given) is an empty list, reported once.
-    ``category`` (the study's name) or ``genre`` gives the genre; a film listed twice keeps its first
-    entry and is counted.
+    ``raw`` is what ``reporting.movie_list`` loads (a table checked by
+    :mod:`expressions_ensemble.movies`, the parser movie_eval uses too) or the records of one; it is
+    checked again here, so a film listed twice or a value of the wrong type fails naming it. ``None``
+    (no list given) is an empty list, reported once: then every film is reported, without genre.
     """
-    rows, quality = [], []
+    quality = []
     if raw is None:
         quality.append({"model": "", "check": "no_movie_list", "count": 1, "detail": "films have no genre"})
         logger.warning("no movie list: films have no title or genre, genre metrics are skipped")
-    for i, rec in enumerate(_records(raw)):
-        name = rec.get("file_name", rec.get("movie"))
-        if name is None or str(name).strip() == "":
-            raise ValueError(f"movie list entry {i} has no file_name: {dict(rec)!r}")
-        genre = rec.get("category", rec.get("genre"))
-        rows.append(
-            {
-                "movie": movie_key(name),
-                "title": str(rec.get("title") or movie_key(name)),
-                "genre": None if genre is None or str(genre).strip() == "" else str(genre).strip(),
-            }
-        )
-    table = pd.DataFrame(rows, columns=["movie", "title", "genre"]).astype("str")
-    dup = table.duplicated("movie")
-    if dup.any():
-        quality.append(
-            {
-                "model": "",
-                "check": "movie_listed_twice",
-                "count": int(dup.sum()),
-                "detail": ", ".join(table.loc[dup, "movie"]),
-            }
-        )
-        logger.warning("movie list: %d films listed twice, first entry kept", int(dup.sum()))
-    return table[~dup].reset_index(drop=True), pd.DataFrame(quality, columns=QUALITY_COLUMNS)
+        raw = []
+    listed = parse_movie_list(raw, "reporting.movie_list")
+    table = pd.DataFrame(
+        {
+            "movie": listed["movie"].astype(str),
+            "title": listed["title"].astype(str),
+            "genre": listed["category"].astype(object).where(listed["category"].notna(), None),
+        },
+        columns=["movie", "title", "genre"],
+    )
+    return table.reset_index(drop=True), pd.DataFrame(quality, columns=QUALITY_COLUMNS)
+
+
+def listed_only(table: pd.DataFrame, films: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` (a ``movie`` column) whose film is in ``films`` (see :func:`match_films`)."""
+    return table[table["movie"].isin(set(films["movie"]))]
 
 
 def match_films(films_seen: Iterable[str], movie_list: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every film of the predictions and of the list, with title and genre where the list has it.
+    """The films to report: those of the list, with title and genre, and whether they have predictions.
 
-    Names match exactly (after :func:`movie_key`), else by :func:`loose_movie_key` when that is unique.
-    Films the list lacks keep genre NA (they are left out of genre comparisons, and counted); listed
-    films without predictions stay in the table with ``has_predictions`` false.
+    Names match exactly (after :func:`~expressions_ensemble.reporting.predictions.movie_key`), else by
+    :func:`loose_movie_key` when that is unique. Films with predictions that the list lacks (an old
+    partition, another run's film) are skipped, logged with their names and counted; listed films
+    without predictions stay in the table with ``has_predictions`` false. Without a list (an empty
+    one) every film with predictions is reported, without genre.
     """
     seen = sorted(set(films_seen))
     seen_set = set(seen)
@@ -93,9 +74,10 @@ def match_films(films_seen: Iterable[str], movie_list: pd.DataFrame) -> tuple[pd
             if len(candidates) == 1 and candidates[0] not in used:
                 idx = candidates[0]
                 loosely.append(f"{film} = {listed['movie'].iloc[idx]}")
-        if idx is None:
-            unlisted.append(film)
+        if idx is None and listed.empty:
             rows.append({"movie": film, "title": film, "genre": None, "in_movie_list": False})
+        elif idx is None:
+            unlisted.append(film)
         else:
             used.add(idx)
             rec = listed.iloc[idx]
@@ -112,7 +94,7 @@ def match_films(films_seen: Iterable[str], movie_list: pd.DataFrame) -> tuple[pd
     )
     checks = [
         ("movie_matched_loosely", loosely, "name matched ignoring case and punctuation"),
-        ("movie_not_in_list", unlisted, "no genre; left out of genre metrics"),
+        ("movie_not_in_list", unlisted, "skipped, not in the movie list"),
         ("listed_film_without_predictions", [r["movie"] for r in without], "film without faces or not run"),
     ]
     for check, names, why in checks:
@@ -120,7 +102,7 @@ def match_films(films_seen: Iterable[str], movie_list: pd.DataFrame) -> tuple[pd
             {"model": "", "check": check, "count": len(names), "detail": f"{why}: {', '.join(names)}"}
         )
         if names:
-            logger.warning("films %s: %d (%s)", check, len(names), ", ".join(names))
+            logger.warning("films %s (%s): %d: %s", check, why, len(names), ", ".join(names))
     genres = films.loc[films["has_predictions"]].dropna(subset=["genre"]).groupby("genre").size()
     for genre, n in genres.items():
         if n == 1:

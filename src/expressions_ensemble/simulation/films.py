@@ -18,7 +18,6 @@ truth row is a pure function of the spec and the seed.
 from __future__ import annotations
 
 import math
-import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from expressions_ensemble.files import replaced_on_success
 from expressions_ensemble.labels import EMOTIONS
 from expressions_ensemble.simulation.render import (
     FaceSpec,
@@ -248,6 +248,10 @@ DEFAULT_FILMS: tuple[FilmSpec, ...] = (
     plan_film("Comedy", name="sim_comedy", title="Simulated Comedy", duration_sec=40.0, seed=1),
     plan_film("Crime", name="sim_crime", title="Simulated Crime", duration_sec=40.0, seed=2),
     plan_film("Drama", name="sim_drama", title="Simulated Drama", duration_sec=30.0, seed=3),
+    # a second, shorter film of each of the report's two focus genres, so that the genre claim (which
+    # needs reporting.min_films_per_genre films per genre) is evaluated on the demo
+    plan_film("Comedy", name="sim_comedy_2", title="Simulated Comedy II", duration_sec=24.0, seed=4),
+    plan_film("Crime", name="sim_crime_2", title="Simulated Crime II", duration_sec=24.0, seed=5),
 )
 
 
@@ -456,21 +460,17 @@ def render_film(spec: FilmSpec, path: str | Path, seed: int = 0) -> pd.DataFrame
     never leaves a half film under the final name.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix or '.mp4'}")
     fw, fh = spec.size
-    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), float(spec.fps), (fw, fh))
-    if not writer.isOpened():
-        raise OSError(f"cannot write a video at {partial} (OpenCV's mp4v writer did not open)")
     rows: list[dict[str, object]] = []
-    try:
-        for frame in film_frames(spec, seed):
-            writer.write(cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
-            rows.extend(truth_rows(frame))
-    except BaseException:
-        writer.release()
-        partial.unlink(missing_ok=True)
-        raise
-    writer.release()
-    os.replace(partial, path)
+    # a unique temporary name: two runs rendering the same film at once each write their own file
+    with replaced_on_success(path, suffix=f".partial{path.suffix or '.mp4'}") as partial:
+        writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), float(spec.fps), (fw, fh))
+        if not writer.isOpened():
+            raise OSError(f"cannot write a video at {partial} (OpenCV's mp4v writer did not open)")
+        try:
+            for frame in film_frames(spec, seed):
+                writer.write(cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+                rows.extend(truth_rows(frame))
+        finally:
+            writer.release()
     return _truth_frame(rows)

@@ -1,12 +1,15 @@
 """Photo sources behind one interface (see :mod:`.base`), built by kind from parameters.
 
 ``build_source(name, params, credentials)`` is the one place a source kind name becomes an object;
-each kind registers a factory in :data:`SOURCE_KINDS`.
+each kind registers a factory in :data:`SOURCE_KINDS`, and its module lists the entry keys it reads in
+``PARAMETER_KEYS``, so :func:`check_source_keys` can reject a typo before any data is written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 from expressions_ensemble.sources.base import PhotoHit, PhotoSource, Query, SearchPage, SearchSource
@@ -23,11 +26,12 @@ SOURCE_KINDS: dict[str, str] = {
     "openverse": "expressions_ensemble.sources.openverse:create_source",
 }
 
+#: Entry keys of every kind that the pipelines read themselves: ``enabled`` (variants), ``role`` and
+#: ``bagging`` (training), ``drop_classes`` (the photo manifest).
+COMMON_SOURCE_KEYS = frozenset({"kind", "enabled", "role", "bagging", "drop_classes"})
 
-def build_source(
-    name: str, params: Mapping[str, Any], credentials: Mapping[str, Any] | None = None
-) -> PhotoSource:
-    """Create the source ``name`` from its parameters; fail naming ``kind`` and the allowed kinds."""
+
+def _kind_module(name: str, params: Mapping[str, Any]) -> tuple[ModuleType, str]:
     kind = params.get("kind")
     if kind not in SOURCE_KINDS:
         raise ValueError(
@@ -35,9 +39,50 @@ def build_source(
             f"allowed: {', '.join(sorted(SOURCE_KINDS))}"
         )
     module_name, _, attr = SOURCE_KINDS[kind].partition(":")
-    module = __import__(module_name, fromlist=[attr])
+    return import_module(module_name), attr
+
+
+def allowed_source_keys(name: str, params: Mapping[str, Any]) -> frozenset[str]:
+    """Every key an entry of this entry's ``kind`` may have (fails naming ``kind`` when it is unknown)."""
+    module, _ = _kind_module(name, params)
+    return COMMON_SOURCE_KEYS | frozenset(module.PARAMETER_KEYS)
+
+
+def check_source_keys(name: str, params: Mapping[str, Any]) -> None:
+    """Fail on a key the entry's kind does not read, naming its full path and the allowed keys.
+
+    A typo must not be ignored: ``labels_cvs`` made a folder be read as class sub-folders and the good
+    manifest be overwritten with nothing kept.
+    """
+    if not isinstance(params, Mapping):
+        raise ValueError(f"ingestion.sources.{name}: expected a mapping of parameters, got {params!r}")
+    allowed = allowed_source_keys(name, params)
+    if unknown := sorted(set(map(str, params)) - allowed):
+        paths = ", ".join(f"ingestion.sources.{name}.{key}" for key in unknown)
+        raise ValueError(
+            f"{paths}: unknown key for kind {params['kind']!r}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def build_source(
+    name: str, params: Mapping[str, Any], credentials: Mapping[str, Any] | None = None
+) -> PhotoSource:
+    """Create the source ``name`` from its parameters; fail naming an unknown ``kind`` or key."""
+    check_source_keys(name, params)
+    module, attr = _kind_module(name, params)
     factory: SourceFactory = getattr(module, attr)
     return factory(name, params, credentials or {})
 
 
-__all__ = ["SOURCE_KINDS", "PhotoHit", "PhotoSource", "Query", "SearchPage", "SearchSource", "build_source"]
+__all__ = [
+    "COMMON_SOURCE_KEYS",
+    "SOURCE_KINDS",
+    "PhotoHit",
+    "PhotoSource",
+    "Query",
+    "SearchPage",
+    "SearchSource",
+    "allowed_source_keys",
+    "build_source",
+    "check_source_keys",
+]

@@ -69,6 +69,9 @@ class PhotoSource(ABC):
     """Anything that yields weakly labelled photos for a search plan."""
 
     name: str = "source"
+    #: Whether a photo already stored under its id is reused instead of fetched again: a service's photo
+    #: id names fixed content; a local folder's file may be replaced, so it is read again (cheap).
+    reuse_stored: bool = True
 
     @abstractmethod
     def hits(self, plan: Iterable[Query]) -> Iterator[PhotoHit]:

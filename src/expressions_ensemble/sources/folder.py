@@ -11,10 +11,13 @@ from typing import Any
 import pandas as pd
 
 from expressions_ensemble.datasets.photo_folder import IMAGE_SUFFIXES
-from expressions_ensemble.labels import normalise_label
+from expressions_ensemble.labels import normalise_label, validate_label_aliases
 from expressions_ensemble.sources.base import PhotoHit, PhotoSource, Query
 
 logger = logging.getLogger(__name__)
+
+#: Entry keys of ``kind: folder`` (besides the common ones, see :mod:`expressions_ensemble.sources`).
+PARAMETER_KEYS = frozenset({"path", "labels_csv", "image_column", "label_column", "label_aliases"})
 
 
 def _read(path: Path) -> bytes:
@@ -30,7 +33,11 @@ class FolderSource(PhotoSource):
 
     Files the CSV does not mention and CSV rows whose file is missing are hits too (unlabelled, or
     failing on fetch), so they show up in the manifest with their outcome rather than vanish.
+    ``label_aliases`` are the folder's own words for emotions (a search's ``surpirse``), looked up
+    before the project's label map. Files are read again on every run (see ``reuse_stored``).
     """
+
+    reuse_stored = False
 
     def __init__(
         self,
@@ -39,6 +46,7 @@ class FolderSource(PhotoSource):
         labels_csv: str | Path | None = None,
         image_column: str = "image",
         label_column: str = "emotion",
+        label_aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.root = Path(path)
@@ -47,6 +55,7 @@ class FolderSource(PhotoSource):
         self.labels_csv = Path(labels_csv) if labels_csv else None
         self.image_column = image_column
         self.label_column = label_column
+        self.label_aliases = validate_label_aliases(label_aliases, f"ingestion.sources.{name}.label_aliases")
 
     def _labelled(self) -> list[tuple[str, str]]:
         if self.labels_csv is None:
@@ -91,7 +100,7 @@ class FolderSource(PhotoSource):
                 reference=f"folder://{self.name}/{rel}",
                 query="",
                 keyword=raw_label,
-                weak_label=normalise_label(raw_label) if raw_label else None,
+                weak_label=normalise_label(raw_label, self.label_aliases) if raw_label else None,
                 page=1,
                 rank=rank,
                 fetch=partial(_read, self.root / rel),
@@ -100,7 +109,8 @@ class FolderSource(PhotoSource):
 
 
 def create_source(name: str, params: Mapping[str, Any], credentials: Mapping[str, Any]) -> FolderSource:
-    """Factory for ``kind: folder``: ``path``, and ``labels_csv``, ``image_column``, ``label_column``."""
+    """Factory for ``kind: folder``: ``path``, and ``labels_csv``, ``image_column``, ``label_column``,
+    ``label_aliases``."""
     if "path" not in params:
         raise ValueError(f"ingestion.sources.{name}.path is required for kind 'folder'")
     return FolderSource(
@@ -109,4 +119,5 @@ def create_source(name: str, params: Mapping[str, Any], credentials: Mapping[str
         params.get("labels_csv"),
         params.get("image_column", "image"),
         params.get("label_column", "emotion"),
+        params.get("label_aliases"),
     )

@@ -27,6 +27,7 @@ from urllib.parse import quote, quote_plus
 import requests
 
 from expressions_ensemble.imaging import DEFAULT_MAX_PIXELS, ImageDecodeError, probe_image
+from expressions_ensemble.sources import COMMON_SOURCE_KEYS
 from expressions_ensemble.sources.base import FetchError, PhotoHit, Query, SearchPage, SearchSource
 
 logger = logging.getLogger(__name__)
@@ -583,9 +584,6 @@ def resolve_api_key(
 # The shared search-source base
 # ---------------------------------------------------------------------------------------------------------
 
-#: Parameter keys the ingestion pipeline reads itself (not ours to validate).
-PIPELINE_KEYS = frozenset({"kind", "variant", "enabled"})
-
 #: Parameter keys of every stock-photo source (``http`` holds the :class:`HttpPolicy` fields).
 SOURCE_KEYS = frozenset(
     {
@@ -600,6 +598,10 @@ SOURCE_KEYS = frozenset(
         "on_limit",
     }
 )
+
+#: Entry keys of the stock-photo kinds: their own settings and the search plan's ``variant`` (the
+#: common keys are :data:`expressions_ensemble.sources.COMMON_SOURCE_KEYS`).
+PARAMETER_KEYS = SOURCE_KEYS | {"variant"}
 
 #: Consecutive failed pages after which a problem is systematic (bad base_url, changed API): fail.
 MAX_CONSECUTIVE_PAGE_ERRORS = 3
@@ -647,10 +649,11 @@ class HttpSearchSource(SearchSource):
         )
         self.name = name
         key = f"ingestion.sources.{name}"
-        unknown = sorted(set(params) - PIPELINE_KEYS - SOURCE_KEYS)
-        if unknown:
-            logger.warning(
-                "%s: ignoring unknown parameter(s) %s; known: %s", key, unknown, sorted(SOURCE_KEYS)
+        allowed = PARAMETER_KEYS | COMMON_SOURCE_KEYS
+        if unknown := sorted(set(map(str, params)) - allowed):
+            raise ValueError(
+                f"{', '.join(f'{key}.{k}' for k in unknown)}: unknown key for kind {self.service}; "
+                f"allowed: {', '.join(sorted(allowed))}"
             )
         lo, hi = self.per_page_range
         super().__init__(

@@ -15,7 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from expressions_ensemble.sources.base import Query, SearchPage
+from expressions_ensemble.sources.http import PARAMETER_KEYS as HTTP_PARAMETER_KEYS
 from expressions_ensemble.sources.http import HttpPolicy, HttpSearchSource
+
+#: Entry keys of ``kind: openverse`` (every stock-photo kind reads the same ones).
+PARAMETER_KEYS = HTTP_PARAMETER_KEYS
 
 #: ``image_size`` -> the result field holding that rendition.
 IMAGE_FIELDS = {"original": "url", "thumbnail": "thumbnail"}

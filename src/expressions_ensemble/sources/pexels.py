@@ -13,7 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from expressions_ensemble.sources.base import Query, SearchPage
+from expressions_ensemble.sources.http import PARAMETER_KEYS as HTTP_PARAMETER_KEYS
 from expressions_ensemble.sources.http import HttpPolicy, HttpSearchSource, resolve_api_key
+
+#: Entry keys of ``kind: pexels`` (every stock-photo kind reads the same ones).
+PARAMETER_KEYS = HTTP_PARAMETER_KEYS
 
 ENV_VAR = "PEXELS_API_KEY"
 CREDENTIAL_KEY = "pexels_api_key"

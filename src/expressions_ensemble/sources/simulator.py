@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from expressions_ensemble.simulation import SimulatedStockService
 from expressions_ensemble.sources.base import PhotoHit, Query, SearchPage, SearchSource
+
+#: Entry keys of ``kind: simulator`` (besides the common ones, see :mod:`expressions_ensemble.sources`).
+PARAMETER_KEYS = frozenset({"variant", "seed", "per_page", "max_pages", "service"})
 
 
 class SimulatorSource(SearchSource):
@@ -44,6 +48,13 @@ def create_source(name: str, params: Mapping[str, Any], credentials: Mapping[str
     missing = [k for k in ("seed", "per_page", "max_pages") if k not in params]
     if missing:
         raise ValueError(f"ingestion.sources.{name}: missing {missing} for kind 'simulator'")
-    return SimulatorSource(
-        name, params["seed"], params["per_page"], params["max_pages"], **(params.get("service") or {})
-    )
+    service = params.get("service") or {}
+    allowed = [p for p in inspect.signature(SimulatedStockService).parameters if p != "seed"]
+    if not isinstance(service, Mapping) or (unknown := sorted(set(map(str, service)) - set(allowed))):
+        what = (
+            f"unknown key(s) {unknown}"
+            if isinstance(service, Mapping)
+            else f"expected a mapping, got {service!r}"
+        )
+        raise ValueError(f"ingestion.sources.{name}.service: {what}; allowed: {', '.join(allowed)}")
+    return SimulatorSource(name, params["seed"], params["per_page"], params["max_pages"], **service)

@@ -123,6 +123,15 @@ def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """Start and end of each training batch; a last batch of one photo joins the one before, because
+    batch norm in training mode fails on a single sample where the feature map is 1x1 (input 32)."""
+    bounds = [(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
 def _epoch_order(labels: np.ndarray, imbalance: str, rng: np.random.Generator) -> np.ndarray:
     if imbalance != "balanced_sampler":
         return rng.permutation(len(labels))
@@ -191,7 +200,7 @@ def fit(
     best_state = copy.deepcopy(model.state_dict())
     best_score, best_epoch, first_epoch, resumed_from = -1.0, 0, 1, None
     ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True) if config.ema_decay else None
-    steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
+    batches = batch_bounds(len(y_train), config.batch_size)
     saved = checkpoints.load(fingerprint) if checkpoints is not None else None
     if saved is not None:
         model.load_state_dict(saved["model"])
@@ -215,8 +224,8 @@ def fit(
         model.train()
         freeze_norm_statistics(model)  # frozen stages keep their pretrained batch-norm statistics
         total, seen = 0.0, 0
-        for b, i in enumerate(range(0, len(order), config.batch_size)):
-            idx = torch.from_numpy(order[i : i + config.batch_size])
+        for b, (lo, hi) in enumerate(batches):
+            idx = torch.from_numpy(order[lo:hi])
             x = augment_batch(_unit_batch(train_images[idx]), preset, gen)
             logits = model(normalise_(x, mean, std))
             loss = loss_fn(logits, torch.from_numpy(y_train[idx.numpy()]))
@@ -230,7 +239,7 @@ def fit(
             loss.backward()
             optimizer.step()
             if ema is not None:
-                ema.update(model, step=(epoch - 1) * steps_per_epoch + b + 1)
+                ema.update(model, step=(epoch - 1) * len(batches) + b + 1)
             total += loss.item() * len(idx)
             seen += len(idx)
         validated = ema.module if ema is not None else model  # the weights the best state is taken from

@@ -7,8 +7,9 @@ crop from the photo store, or a file / inline image of a curated dataset), so bo
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -19,7 +20,7 @@ from matplotlib.figure import Figure
 
 from expressions_ensemble import metrics
 from expressions_ensemble.evaluation import score_predictions
-from expressions_ensemble.imaging import validate_preprocessing
+from expressions_ensemble.imaging import DATASET_FRAMING, CropGeometry, validate_preprocessing
 from expressions_ensemble.labels import STUDY_CLASSES, validate_classes
 from expressions_ensemble.models import (
     LoadedModel,
@@ -83,33 +84,89 @@ class TrainingParams:
         return p
 
 
-def split_recipe(table: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_recipe(
+    table: pd.DataFrame, params: Mapping[str, Any], searched_only: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The training table split as the recipe's parameters say, and its counts (what was left out, why).
 
     The parameters are validated first, so an unavailable backbone fails before any image is read.
+    ``searched_only`` (weak-label sources): classes the source has no photo of are left out
+    (:func:`trained_classes`), where a curated dataset missing a class fails.
     """
     p = TrainingParams.from_params(params)
-    split = split_table(table, p.classes, p.val_fraction, p.fit.seed)
+    split = split_table(table, p.classes, p.val_fraction, p.fit.seed, searched_only=searched_only)
     return split, split_counts(split)
+
+
+def crop_geometry_of(split: pd.DataFrame, where: str) -> CropGeometry:
+    """The one geometry the crops of the split's used rows were made with (``crop_geometry`` column,
+    written by face extraction). A table without it (a faces manifest written before it was recorded)
+    gives the base env's defaults, marked ``assumed``, with a warning; crops of several geometries
+    (face extraction re-run with other settings over part of the photos) are an error."""
+    used = split[split["split"].notna()] if "split" in split else split
+    values = used["crop_geometry"].dropna().unique() if "crop_geometry" in used else []
+    if len(values) > 1:
+        counts = used["crop_geometry"].value_counts().to_dict()
+        raise ValueError(
+            f"{where}: the training crops were made with {len(values)} crop geometries ({counts}); re-run "
+            f"face_extraction for this source so that every crop has the same"
+        )
+    if len(values) == 1:
+        return CropGeometry.from_dict(json.loads(values[0]), key=f"{where}.crop_geometry")
+    crop = CropGeometry(assumed=True)
+    logger.warning(
+        "%s: the face crops do not record their geometry (faces manifest written before it was): "
+        "assuming the base env's defaults %s; re-run face_extraction to record it", where, crop.to_dict(),
+    )  # fmt: skip
+    return crop
+
+
+def trained_classes(name: str, split: pd.DataFrame, wanted: Sequence[str]) -> tuple[str, ...]:
+    """The classes of ``training.classes`` that the split's training rows have: a weak-label search
+    covers the classes it searched for (the real web searches have 3 to 5 of the study's 5), and a head
+    for a class without a single photo would only learn never to say it. The model knows these classes
+    and ensembles combine members by class name. Fewer than two is an error."""
+    present = set(split.loc[split["split"] == "train", "label"])
+    classes = tuple(c for c in wanted if c in present)
+    if len(classes) < 2:
+        raise ValueError(
+            f"{name}: training.classes {list(wanted)}: the training split has photos of {sorted(present)}; "
+            f"a classifier needs at least two of its classes"
+        )
+    if absent := [c for c in wanted if c not in present]:
+        logger.info("%s: no training photo of %s: the model knows %s", name, absent, list(classes))
+    return classes
 
 
 def train_recipe(
     name: str, split: pd.DataFrame, read: ImageReader, params: Mapping[str, Any],
-    checkpoints: CheckpointStore | None,
+    checkpoints: CheckpointStore | None, *, crop: CropGeometry,
 ) -> tuple[tuple[torch.nn.Module, ModelSpec], pd.DataFrame, dict[str, Any]]:  # fmt: skip
+    """Train the recipe on the split's train rows, validated on its val rows; ``crop`` is how the
+    images were framed: stored in the model's spec and part of the checkpoint's fingerprint, so a
+    checkpoint of crops made otherwise is never resumed."""
     p = TrainingParams.from_params(params)
+    classes = trained_classes(name, split, p.classes)
     torch.manual_seed(p.fit.seed)  # the new classifier head's initialisation is part of the recipe's seed
-    model = create_model(p.backbone, p.classes, p.pretrained, key="training.backbone")
+    model = create_model(p.backbone, classes, p.pretrained, key="training.backbone")
     n_trainable = freeze(model, p.trainable, key="training.trainable")
     cfg = data_config(model)
     size = p.input_size or cfg.input_size
     used = split[split["split"].isin(["train", "val"])].copy()
     images, used = decode_images(used, read, size, p.preprocessing, desc=f"{name}: decode")
     used = used[used["split"].notna()]
-    codes = metrics.encode_labels(used["label"].tolist(), p.classes)
+    if n_out := int((~used["label"].isin(classes)).sum()):  # validation photos of a class nobody trains
+        logger.warning("%s: %d validation images of classes without training photos not used", name, n_out)
+        used = used[used["label"].isin(classes)]
+    codes = metrics.encode_labels(used["label"].tolist(), classes)
     is_train = np.array(used["split"] == "train", dtype=bool)  # writable: torch indexes with it
+    # the geometry the training crops were made with; a dataset's own framing made none of them (its
+    # margin and shift only frame a film's faces for the model), so changing it keeps the checkpoint
+    made = {"detector": DATASET_FRAMING} if crop.detector == DATASET_FRAMING else crop.to_dict()
+    geometry = json.dumps({k: v for k, v in made.items() if k != "assumed"}, sort_keys=True)
     data_key = (
-        ",".join(used["image_id"].astype(str)) + f"|{size}|{p.preprocessing}|{p.backbone}|{p.trainable}"
+        ",".join(used["image_id"].astype(str))
+        + f"|{size}|{p.preprocessing}|{p.backbone}|{p.trainable}|crop={geometry}"
     )
     logger.info(
         "%s: training %s (%s weights, %d trainable values) on %d images, validating on %d, input %d",
@@ -117,13 +174,13 @@ def train_recipe(
     )  # fmt: skip
     tensor = torch.from_numpy(images)
     result = fit(
-        model, tensor[is_train], codes[is_train], tensor[~is_train], codes[~is_train], len(p.classes),
+        model, tensor[is_train], codes[is_train], tensor[~is_train], codes[~is_train], len(classes),
         cfg.mean, cfg.std, p.fit, checkpoints=checkpoints, data_key=data_key,
     )  # fmt: skip
     counts = used.groupby(["split", "label"]).size()
     spec = ModelSpec.from_model(
-        model, p.classes, preprocessing=p.preprocessing, trainable=p.trainable, pretrained=p.pretrained,
-        input_size=size, test_time_flip=p.fit.test_time_flip,
+        model, classes, preprocessing=p.preprocessing, trainable=p.trainable, pretrained=p.pretrained,
+        input_size=size, test_time_flip=p.fit.test_time_flip, crop=crop,
         metadata={
             "trained_on": name, "best_epoch": result.best_epoch, "stopped": result.stopped,
             "best_val_macro_f1": result.best_val_macro_f1, "seconds": round(result.seconds, 1),

@@ -29,8 +29,10 @@ def split_table(
     val_fraction: float = 0.2,
     seed: int = 42,
     key: str = "training",
+    searched_only: bool = False,
 ) -> pd.DataFrame:
-    """Mark rows outside ``classes`` and carve a validation split from the training rows.
+    """Mark rows outside ``classes`` and carve a validation split from the training rows
+    (``searched_only``: see :func:`restrict_classes`; the classes without any row are not split).
 
     ``table`` has columns dataset, label, group, split (published split or null) and outcome. Rows with
     a published ``val`` or ``test`` split keep it; when there is no usable ``val`` row, whole groups of
@@ -44,10 +46,11 @@ def split_table(
         raise ValueError(f"split_table needs columns {sorted(missing_cols)}")
     if table.empty:
         raise SplitError(f"{key}: the dataset is empty: no image to train on")
-    out = restrict_classes(table, classes, key=f"{key}.classes").astype({"split": object, "group": object})
+    out = restrict_classes(table, classes, key=f"{key}.classes", searched_only=searched_only)
+    out = out.astype({"split": object, "group": object})
     # a row without a group (most curated datasets) is its own group
     out["group"] = out["group"].where(out["group"].notna(), out["image_id"]).astype(str)
-    classes = validate_classes(classes)
+    classes = [c for c in validate_classes(classes) if not searched_only or (out["label"] == c).any()]
     usable = out["outcome"] == "ok"
     out.loc[~usable, "split"] = None
     if (usable & (out["split"] == "val")).any():
@@ -73,14 +76,17 @@ def split_table(
     return out
 
 
-def test_split(table: pd.DataFrame, classes: Sequence[str], key: str = "training") -> pd.DataFrame:
+def test_split(
+    table: pd.DataFrame, classes: Sequence[str], key: str = "training", searched_only: bool = False
+) -> pd.DataFrame:
     """Every usable row of ``classes`` in the ``test`` split: a source that is only a test set."""
     missing_cols = {"dataset", "label", "group", "split", "outcome"} - set(table.columns)
     if missing_cols:
         raise ValueError(f"test_split needs columns {sorted(missing_cols)}")
     if table.empty:
         raise SplitError(f"{key}: the dataset is empty: no image to test on")
-    out = restrict_classes(table, classes, key=f"{key}.classes").astype({"split": object})
+    out = restrict_classes(table, classes, key=f"{key}.classes", searched_only=searched_only)
+    out = out.astype({"split": object})
     out["split"] = np.where(out["outcome"] == "ok", "test", None)
     return out
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from expressions_ensemble.datasets.checkpoints import FileCheckpointStore
+from expressions_ensemble.imaging import DATASET_FRAMING
 from expressions_ensemble.models import LoadedModel, ModelSpec, create_model
-from expressions_ensemble.pipelines.baselines.nodes import evaluate_baseline
+from expressions_ensemble.pipelines.baselines.nodes import evaluate_baseline, train_baseline
 from expressions_ensemble.sources.curated.sim_lab import read_sim_lab
 from expressions_ensemble.training.splits import split_table
 
@@ -26,3 +28,13 @@ def test_baseline_is_scored_on_test_and_hands_ensembles_its_validation_logits():
     val_ids = set(split.loc[split["split"] == "val", "image_id"].astype(str))
     assert set(predictions["split"]) == {"val"} and set(predictions["image_id"]) == val_ids
     assert [c for c in predictions.columns if c.startswith("logit_")] == [f"logit_{c}" for c in CLASSES]
+
+
+def test_a_baseline_records_the_datasets_own_framing(tmp_path):
+    table = read_sim_lab(per_class=6, seed=1, classes=CLASSES)
+    split = split_table(table, CLASSES, 0.25, 0)
+    training = {"classes": list(CLASSES), "backbone": "test_efficientnet", "pretrained": "none",
+                "input_size": 32, "epochs": 1, "batch_size": 8, "threads": 1}  # fmt: skip
+    (_, spec), _, _ = train_baseline("lab", split, training, {}, FileCheckpointStore(tmp_path))
+    assert spec.crop.detector == DATASET_FRAMING and not spec.crop.assumed
+    assert spec.crop.face_policy is None  # no detector ran, no face was chosen

@@ -42,7 +42,8 @@ def test_build_ensemble_fits_temperatures_and_reports_ece_before_and_after():
         data += [m, _predictions(m, rng, scale=8.0)]
     params = {"members": "weak_label_sources", "method": "calibrated_mean"}
     ensemble, calibration, scores = build_ensemble("exe_cal", list(members), params, 15, *data)
-    assert isinstance(ensemble, EnsembleModel) and ensemble.classes == CLASSES  # first member's order
+    # the union of the members' classes, in order of first appearance: b alone knows fear
+    assert isinstance(ensemble, EnsembleModel) and ensemble.classes == (*CLASSES, "fear")
     assert list(calibration["member"]) == ["a", "b"]
     assert (calibration["temperature"] > 2).all()  # over-confident members are cooled down
     assert (calibration["ece_after"] < calibration["ece_before"]).all()
@@ -53,6 +54,12 @@ def test_build_ensemble_fits_temperatures_and_reports_ece_before_and_after():
     # the weights are the members' macro-F1 on their own validation logits (right ~70 % of the time)
     assert weighted.spec.weights == tuple(calibration["val_macro_f1"]) and weighted.spec.temperatures is None
     assert all(0.6 < w < 0.8 for w in weighted.spec.weights)
+    narrow, _, _ = build_ensemble(
+        "n", list(members), {"method": "mean", "classes": ["fear", "sad"]}, 15, *data
+    )
+    assert narrow.classes == ("fear", "sad")
+    with pytest.raises(ValueError, match=r"ensemble\.ensembles\.u\.classes: no member knows 'surprise'"):
+        build_ensemble("u", list(members), {"classes": ["surprise"]}, 15, *data)
     with pytest.raises(ValueError, match=r"ensemble\.ensembles\.bad\.method: got 'max'"):
         build_ensemble("bad", list(members), {"method": "max"}, 15, *data)
     # test-split logits would let calibration and weights see the test set: refused
@@ -68,7 +75,9 @@ def test_matrix_scores_every_model_on_shared_classes_and_names_the_best():
     three, four = _model(0), _model(2, ("angry", "happy", "sad", "surprise"))
     ens = EnsembleModel({"x": three, "y": _model(3)}, EnsembleSpec(("x", "y"), CLASSES))
     kinds = {"three": "weak_label", "four": "baseline", "ens": "ensemble"}
-    scores, confusion = score_dataset_domain("lab", names, kinds, {"batch_size": 4}, split, three, four, ens)
+    scores, confusion = score_dataset_domain(
+        "lab", names, kinds, {"batch_size": 4}, split, None, three, four, ens
+    )
     n_test = int((split["split"] == "test").sum())
     assert list(scores["model"]) == names and (scores["n_images"] == n_test).all()
     assert (scores["domain_kind"] == "dataset_test").all()
@@ -98,7 +107,45 @@ def test_source_domains_score_the_validation_split_or_every_crop_of_a_test_sourc
          "path": list(crops), "split": ["train", "val", "val", "test", "test", "test"]}
     )  # fmt: skip
     model = _model(0)
-    val, _ = score_source_domain("s", ["m"], {"m": "weak_label"}, False, {}, split, crops, model)
-    test, _ = score_source_domain("t", ["m"], {"m": "weak_label"}, True, {}, split, crops, model)
+    val, _ = score_source_domain("s", ["m"], {"m": "weak_label"}, False, {}, split, crops, None, model)
+    test, _ = score_source_domain("t", ["m"], {"m": "weak_label"}, True, {}, split, crops, None, model)
     assert val.loc[0, "domain_kind"] == "source_val" and val.loc[0, "n_images"] == 2
     assert test.loc[0, "domain_kind"] == "source_test" and test.loc[0, "n_images"] == 3
+
+
+def test_a_rerun_reads_scores_back_and_scores_only_what_changed(tmp_path, caplog, monkeypatch):
+    from expressions_ensemble.datasets.score_cache import ScoreCache
+    from expressions_ensemble.imaging import encode_jpeg
+    from expressions_ensemble.pipelines.ensemble import nodes
+
+    rng = np.random.default_rng(1)
+    crops = {f"{i}.jpg": encode_jpeg(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)) for i in range(6)}
+    split = pd.DataFrame(
+        {"image_id": [str(i) for i in range(6)], "label": ["angry", "happy", "sad"] * 2,
+         "path": list(crops), "split": ["test"] * 6}
+    )  # fmt: skip
+    kinds = {"a": "weak_label", "b": "weak_label"}
+    cache = ScoreCache(tmp_path / "cache")
+    scored: list[list[str]] = []
+    real = nodes.score_chunks
+    monkeypatch.setattr(nodes, "score_chunks", lambda c, m, b: scored.append(sorted(m)) or real(c, m, b))
+
+    def run(crops, a, b):
+        return nodes.score_source_domain("t", ["a", "b"], kinds, True, {}, split, crops, cache, a, b)[0]
+
+    first = run(crops, _model(0), _model(1))
+    again = run(crops, _model(0), _model(1))  # the same weights rebuilt: the same digest
+    pd.testing.assert_frame_equal(first, again)
+    assert scored == [["a", "b"]]  # the second run scored nothing
+    run(crops, _model(0), _model(2))  # b retrained
+    assert scored[-1] == ["b"]
+    changed = {**crops, "3.jpg": encode_jpeg(np.zeros((40, 40, 3), np.uint8))}  # one crop made again
+    run(changed, _model(0), _model(2))
+    assert scored[-1] == ["a", "b"]
+    assert len(list((tmp_path / "cache" / "t").glob("*.npz"))) == 2  # one file per model and test set
+    for f in (tmp_path / "cache" / "t").glob("a.*.npz"):
+        f.write_bytes(b"damaged")
+    with caplog.at_level("WARNING"):
+        table = run(changed, _model(0), _model(2))
+    assert scored[-1] == ["a"] and "not a readable score file" in caplog.text
+    assert table["n_images"].tolist() == [6, 6]

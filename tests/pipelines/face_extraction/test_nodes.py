@@ -1,4 +1,5 @@
 import io
+import json
 
 import numpy as np
 import pandas as pd
@@ -6,7 +7,8 @@ import pytest
 from PIL import Image
 
 from expressions_ensemble.datasets import PhotoFolderDataset
-from expressions_ensemble.imaging import decode_image
+from expressions_ensemble.imaging import CropGeometry, decode_image
+from expressions_ensemble.pipelines.face_extraction import nodes
 from expressions_ensemble.pipelines.face_extraction.nodes import (
     FaceParams,
     combine_counts,
@@ -87,6 +89,11 @@ def test_every_kept_photo_gets_an_outcome(photos, workers):
     assert faces.set_index("image_id").at["two", "n_faces"] == 2
     assert sorted(crops) == ["happy/a.jpg", "happy/b.jpg", "happy/two.jpg"]
     assert all(decode_image(c).shape == (64, 64, 3) for c in crops.values())
+    # every crop records the geometry it was made with; photos without a crop record none
+    made = faces.set_index("image_id")["crop_geometry"]
+    assert made[["blank", "tiny", "trunc"]].isna().all()
+    recorded = {CropGeometry.from_dict(json.loads(g)) for g in made.dropna()}
+    assert recorded == {FaceParams.from_params(PARAMS).geometry()} and len(made.dropna()) == 3
 
 
 @pytest.mark.shared_data
@@ -110,3 +117,38 @@ def test_an_empty_source_gives_empty_tables(tmp_path):
     assert counts[["source", "label", "hits", "photos", "faces"]].values.tolist() == [
         ["empty", "all", 0, 0, 0]
     ]
+
+
+def test_a_detector_built_in_this_process_is_closed_when_the_node_ends(tmp_path, monkeypatch):
+    """One worker detects inline: the node closes its detector (mediapipe's finaliser, left for the
+    interpreter's exit, prints a traceback after the run), and the next call builds a fresh one."""
+    built: list[_FakeDetector] = []
+
+    def create_detector(*args: object, **kwargs: object) -> _FakeDetector:
+        built.append(_FakeDetector())
+        return built[-1]
+
+    monkeypatch.setattr(nodes, "create_detector", create_detector)
+    store = PhotoFolderDataset(str(tmp_path))
+    store.save({"blank.png": _png(np.full((64, 64, 3), 90, np.uint8))})
+    manifest = _manifest([("blank", "blank.png", "happy", "kept", "happy")])
+    for _ in range(2):
+        _, faces = extract_faces("src", manifest, store.load(), PARAMS)
+        assert faces["reject_reason"].tolist() == ["no_face"]
+    assert [d.detected for d in built] == [1, 1] and all(d.closed for d in built)
+
+
+class _FakeDetector:
+    """Finds no face; records its calls."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.detected, self.closed = 0, False
+
+    def detect(self, rgb: np.ndarray) -> list:
+        self.detected += 1
+        return []
+
+    def close(self) -> None:
+        self.closed = True

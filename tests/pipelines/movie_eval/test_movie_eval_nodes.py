@@ -33,3 +33,39 @@ def test_plan_matches_the_list_and_bad_parameters_fail_before_any_film(tmp_path)
     assert list(plan["match"]) == ["found", "missing_file"]
     with pytest.raises(ValueError, match=r"movie_eval\.sampling\.stride must be an integer >= 1"):
         evaluate_all_films([], plan, None, {"sampling": {"mode": "stride", "stride": 0}}, {})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"faces": {"policy": "biggest"}}, r"movie_eval\.faces\.policy: got 'biggest'; allowed: one of"),
+        ({"batch_size": 0}, r"movie_eval\.batch_size: got 0; allowed: an integer >= 1"),
+    ],
+)
+def test_bad_film_settings_fail_once_before_any_film(tmp_path, settings, message):
+    """(The detector and crop geometry are each model's own, read from its artifact: face_extraction's
+    settings no longer reach the films, see test_film_eval.)"""
+
+    class NoFilmsRead:  # the store is touched only when a film is done: failing here means too late
+        def finished(self, movie):
+            raise AssertionError("a film was looked at before the settings were checked")
+
+        save = finished
+
+    listed = pd.DataFrame({"file_name": ["sim_comedy"], "title": "t", "category": "Comedy"})
+    plan = plan_films(listed, {"sim_comedy.mp4": str(tmp_path / "sim_comedy.mp4")})
+    params = {"sampling": {"mode": "stride", "stride": 5}, "workers": 1, **settings}
+    with pytest.raises(ValueError, match=message):
+        evaluate_all_films([], plan, NoFilmsRead(), params, {})
+
+
+@pytest.mark.shared_data
+def test_the_plan_finds_films_in_sub_folders_of_the_films_folder(shared_data):
+    from expressions_ensemble.datasets.films import MovieListDataset, VideoFolderDataset
+
+    videos = shared_data / "videos"
+    listed = MovieListDataset(str(videos / "movie_list.json")).load()
+    plan = plan_films(listed, VideoFolderDataset(str(videos)).load())
+    assert (plan["match"] == "found").all()
+    mead = plan[plan["file_name"].str.startswith("mead/")]
+    assert len(mead) == 16 and all(p.startswith(str(videos / "mead")) for p in mead["path"])

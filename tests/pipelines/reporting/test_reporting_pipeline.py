@@ -28,6 +28,7 @@ OPTIONAL_INPUTS = {
     "reporting.training_metrics",
     "reporting.confusion",
     "reporting.evaluation_matrix",
+    "reporting.film_status",
 }
 
 
@@ -79,9 +80,13 @@ def test_base_env_on_film_partitions(
         part.to_parquet(films_dir / f"{movie}.parquet")
     empty = next(iter(movie_eval_layout.values())).iloc[:0]
     empty.to_parquet(films_dir / "film_without_faces.parquet")
+    # a partition of an earlier run's film, not in today's list: skipped, never reported
+    old = next(iter(movie_eval_layout.values())).assign(movie="old_run_film")
+    old.to_parquet(films_dir / "old_run_film.parquet")
     raw = project_copy / "data" / "01_raw" / "films"
     raw.mkdir(parents=True)
-    (raw / "movie_list.json").write_text(json.dumps(movie_list))
+    listed = [*movie_list, {"file_name": "film_without_faces", "title": "No faces", "category": "Drama"}]
+    (raw / "movie_list.json").write_text(json.dumps(listed))
     truth_table.to_csv(raw / "ground_truth.csv", index=False)
     stale = project_copy / "data" / "08_reporting" / "figures" / "timelines"
     stale.mkdir(parents=True)
@@ -96,11 +101,16 @@ def test_base_env_on_film_partitions(
         .any()
     )
     summary = pd.read_parquet(out / "movie_emotion_summary.parquet")
-    assert (summary.loc[summary["movie"] == "film_without_faces", "total_faces"] == 0).all()
+    without = summary.loc[summary["movie"] == "film_without_faces"]
+    assert len(without) > 0 and (without["total_faces"] == 0).all()
+    assert set(summary["movie"]) == {r["file_name"].removesuffix(".mp4") for r in listed}
+    skipped = quality.loc[quality["check"] == "movie_not_in_list"]
+    assert skipped["count"].sum() == 1 and skipped["detail"].str.contains("old_run_film").all()
+    assert set(pd.read_csv(out / "films.csv")["movie"]) == set(summary["movie"])
     truth = pd.read_csv(out / "truth_metrics.csv").set_index("model")
     assert truth.loc["good", "accuracy"] > truth.loc["angry_bias", "accuracy"]
     claims = pd.read_csv(out / "claims.csv")
-    assert (claims.loc[claims["model"].isin(["FER", "RAFDB", "ExE"]), "verdict"] == "not evaluated").all()
+    assert (claims.loc[claims["model"].isin(["exe", "lab"]), "verdict"] == "not evaluated").all()  # absent
     timelines = sorted(p.name for p in (out / "figures" / "timelines").glob("*.png"))
     assert timelines == sorted(f"timeline_{m}.png" for m in movie_eval_layout)  # stale figure gone
     page = (out / "report.html").read_text(encoding="utf-8")

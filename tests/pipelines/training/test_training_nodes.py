@@ -1,12 +1,20 @@
 """The training recipe's nodes on small simulated data: split, train, save/load, evaluate."""
 
+import json
+
 import pandas as pd
 import pytest
 
 from expressions_ensemble.datasets import ModelArtifactDataset
 from expressions_ensemble.datasets.checkpoints import FileCheckpointStore
+from expressions_ensemble.imaging import CropGeometry
 from expressions_ensemble.models import BackboneError
-from expressions_ensemble.pipelines.training.nodes import evaluate_model, split_training_table, train_model
+from expressions_ensemble.pipelines.training.nodes import (
+    build_training_table,
+    evaluate_model,
+    split_training_table,
+    train_model,
+)
 from expressions_ensemble.simulation import render_lab_dataset
 from expressions_ensemble.training.recipe import TrainingParams
 
@@ -27,9 +35,24 @@ def lab():
         ("broken", "sad", "sad/broken.png")
     ]
     table = pd.DataFrame(rows, columns=["image_id", "label", "path"])
-    table = table.assign(dataset="lab", group=table["image_id"], split=None, outcome="ok")
-    table.loc[len(table)] = ["neutral1", "neutral", "neutral/x.png", "lab", "neutral1", None, "ok"]
+    table = table.assign(dataset="lab", group=table["image_id"], split=None, outcome="ok", crop_geometry=WIDE)
+    table.loc[len(table)] = ["neutral1", "neutral", "neutral/x.png", "lab", "neutral1", None, "ok", WIDE]
     return table, crops
+
+
+WIDE = json.dumps(CropGeometry(margin=0.4, crop_size=128).to_dict())
+
+
+def test_the_training_table_carries_the_geometry_each_crop_was_made_with():
+    manifest = pd.DataFrame({"image_id": ["a", "b"], "outcome": ["kept", "kept"], "sha256": ["1", "2"]})
+    faces = pd.DataFrame(
+        {"image_id": ["b", "a"], "label": ["sad", "happy"], "kept": [False, True],
+         "reject_reason": ["no_face", None], "crop": [None, "happy/a.jpg"], "crop_geometry": [None, WIDE]}
+    )  # fmt: skip
+    table = build_training_table("src", manifest, faces).set_index("image_id")
+    assert table.at["a", "crop_geometry"] == WIDE and pd.isna(table.at["b", "crop_geometry"])
+    old = build_training_table("src", manifest, faces.drop(columns="crop_geometry"))
+    assert old["crop_geometry"].isna().all()  # a faces manifest from before: the model says assumed
 
 
 def test_params_are_checked_before_any_data():
@@ -54,9 +77,11 @@ def test_train_save_load_evaluate(lab, tmp_path):
     assert list(history["epoch"]) == [1, 2, 3, 4, 5, 6]
     assert len(mlflow_metrics["val_macro_f1"]) == 6 and mlflow_metrics["train_count.sad"]["value"] >= 9
     assert spec.classes == tuple(CLASSES) and spec.input_size == 96 and spec.metadata["trained_on"] == "lab"
+    assert spec.crop == CropGeometry(margin=0.4, crop_size=128)  # the crops' geometry, not a default
     store = ModelArtifactDataset(str(tmp_path / "model.eemodel"))
     store.save((model, spec))
     loaded = store.load()
+    assert loaded.spec.crop == spec.crop
     summary, per_class, scores, figure, predictions = evaluate_model("lab", loaded, split, crops)
     assert (
         summary["n_images"]

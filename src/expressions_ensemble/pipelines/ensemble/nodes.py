@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,14 +11,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from expressions_ensemble import metrics
-from expressions_ensemble.evaluation import matrix_rows, rank_models
+from expressions_ensemble.datasets.score_cache import ScoreCache, ScoredSet, content_key
+from expressions_ensemble.evaluation import rank_models, score_chunks, table_rows
 from expressions_ensemble.imaging import decode_image
 from expressions_ensemble.models import LoadedModel
 from expressions_ensemble.models.ensemble import EnsembleModel, EnsembleParams, EnsembleSpec, fit_temperature
-from expressions_ensemble.models.scoring import Scorable, softmax
+from expressions_ensemble.models.scoring import Scorable, model_digest, softmax
 from expressions_ensemble.reporting.figures import confusion_grid_figure, cross_domain_figure
-from expressions_ensemble.sources.curated import load_image
+from expressions_ensemble.sources.curated import image_bytes, load_image
 from expressions_ensemble.training.data import iter_decoded
+from expressions_ensemble.training.runs import training_run_row, training_runs_table
+
+logger = logging.getLogger(__name__)
 
 CALIBRATION_COLUMNS = [
     "ensemble", "member", "n_val", "val_macro_f1", "temperature", "ece_before", "ece_after",
@@ -49,9 +54,12 @@ def build_ensemble(
     holds, per member, its model and its per-image validation logits. Temperatures are fitted (and
     ECE before/after reported) for every method, and the weights are the validation macro-F1s; only
     ``calibrated_mean`` applies the temperatures, only ``f1_weighted`` the weights. Both come from the
-    validation split alone, so a test set scored afterwards was never seen.
+    validation split alone, so a test set scored afterwards was never seen. Members may know different
+    classes: the ensemble's are their union unless ``classes`` narrows them (see
+    :mod:`~expressions_ensemble.models.ensemble`); each member keeps its own crop geometry.
     """
-    p = EnsembleParams.from_params({**params, "members": list(members_names)}, f"ensemble.ensembles.{name}")
+    key = f"ensemble.ensembles.{name}"
+    p = EnsembleParams.from_params({**params, "members": list(members_names)}, key)
     if len(member_data) != 2 * len(p.members):
         raise ValueError(f"ensemble {name}: expected a model and its validation predictions per member")
     members: dict[str, LoadedModel] = {}
@@ -82,7 +90,7 @@ def build_ensemble(
     calibration = pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
     spec = EnsembleSpec(
         members=p.members,
-        classes=p.resolve_classes(members),
+        classes=p.resolve_classes(members, key),
         method=p.method,
         weights=tuple(calibration["val_macro_f1"]) if p.method == "f1_weighted" else None,
         temperatures=tuple(calibration["temperature"]) if p.method == "calibrated_mean" else None,
@@ -100,37 +108,59 @@ def build_ensemble(
 
 
 def _score(
-    domain: str, kind: str, rows: pd.DataFrame, read: Any, names: Sequence[str], kinds: Mapping[str, str],
-    params: Mapping[str, Any], models: Sequence[Scorable],
+    domain: str, kind: str, rows: pd.DataFrame, read: Any, raw: Any, names: Sequence[str],
+    kinds: Mapping[str, str], params: Mapping[str, Any], models: Sequence[Scorable], cache: ScoreCache | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """The models' matrix rows on one test set; scores of a model already scored on exactly these rows
+    (same ids, labels and image bytes, same model digest) are read from ``cache``, the rest computed."""
     if len(models) != len(names):
         raise ValueError(f"evaluation of {domain}: {len(models)} models for {len(names)} names")
-    chunks = iter_decoded(rows, read, int(params.get("chunk", 256)))
-    return matrix_rows(
-        domain, kind, chunks, dict(zip(names, models, strict=True)), kinds, int(params.get("batch_size", 64))
-    )
+    by_name = dict(zip(names, models, strict=True))
+    content = content_key(domain, kind, rows, raw) if cache is not None else ""
+    digests = {name: model_digest(m) for name, m in by_name.items()} if cache is not None else {}
+    found = {n: cache.get(domain, n, content, digests[n]) for n in names} if cache is not None else {}
+    kept = {n: s for n, s in found.items() if s is not None}
+    todo = {n: m for n, m in by_name.items() if n not in kept}
+    probs = {n: s.probs for n, s in kept.items()}
+    if todo:
+        chunks = iter_decoded(rows, read, int(params.get("chunk", 256)))
+        fresh, labels, unreadable = score_chunks(chunks, todo, int(params.get("batch_size", 64)))
+        probs |= fresh
+        for n in todo if cache is not None else ():
+            cache.put(
+                domain, n, content, digests[n], ScoredSet(fresh[n], tuple(map(str, labels)), unreadable)
+            )
+    else:
+        first = next(iter(kept.values()))
+        labels, unreadable = list(first.labels), first.unreadable
+    if kept:
+        logger.info("%s: %d of %d models scored again, the others read back (%s)", domain, len(todo),
+                    len(names), "same rows and images, same model")  # fmt: skip
+    return table_rows(domain, kind, probs, labels, unreadable, by_name, kinds)
 
 
 def score_source_domain(
     domain: str, names: Sequence[str], kinds: Mapping[str, str], test_only: bool, params: Mapping[str, Any],
-    split: pd.DataFrame, crops: Mapping[str, bytes], *models: Scorable,
+    split: pd.DataFrame, crops: Mapping[str, bytes], cache: ScoreCache, *models: Scorable,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Every model on a source's face crops: a trained source's validation split (its weak labels), or
     every crop of a ``role: test`` source."""
     on, kind = ("test", "source_test") if test_only else ("val", "source_val")
     rows = split[split["split"] == on]
-    read = lambda r: decode_image(crops[r["path"]])  # noqa: E731
-    return _score(domain, kind, rows, read, names, kinds, params, models)
+    raw = lambda r: crops[r["path"]]  # noqa: E731
+    read = lambda r: decode_image(raw(r))  # noqa: E731
+    return _score(domain, kind, rows, read, raw, names, kinds, params, models, cache)
 
 
 def score_dataset_domain(
     domain: str, names: Sequence[str], kinds: Mapping[str, str], params: Mapping[str, Any],
-    split: pd.DataFrame, *models: Scorable,
+    split: pd.DataFrame, cache: ScoreCache, *models: Scorable,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Every model on a comparison dataset's published test split (its validation split where none)."""
     on = "test" if (split["split"] == "test").any() else "val"
     kind = "dataset_test" if on == "test" else "dataset_val"
-    return _score(domain, kind, split[split["split"] == on], load_image, names, kinds, params, models)
+    rows = split[split["split"] == on]
+    return _score(domain, kind, rows, load_image, image_bytes, names, kinds, params, models, cache)
 
 
 def combine_matrix(
@@ -160,3 +190,12 @@ def combine_matrix(
         confusion_grid_figure(confusion),
         scores,
     )
+
+
+def gather_training_runs(names: Sequence[str], kinds: Mapping[str, str], *parts: Any) -> pd.DataFrame:
+    """The per-run training table of every trained model (``parts``: per model, in ``names`` order,
+    its evaluation, split counts and training history)."""
+    if len(parts) != 3 * len(names):
+        raise ValueError(f"training runs: {len(parts)} inputs for {len(names)} models (3 each)")
+    rows = [training_run_row(name, kinds[name], *parts[3 * i : 3 * i + 3]) for i, name in enumerate(names)]
+    return training_runs_table(rows)

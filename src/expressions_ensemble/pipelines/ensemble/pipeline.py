@@ -63,7 +63,12 @@ def matrix_pipeline() -> Pipeline:
             func = bind_source(nodes.score_dataset_domain, domain, names, kinds)
         outputs = [f"{domain}_scores", f"{domain}_confusion"]
         score_nodes.append(
-            Node(func, ["params:evaluation", *data, *model_inputs], outputs, name=f"score_{domain}")
+            Node(
+                func,
+                ["params:evaluation", *data, "score_cache", *model_inputs],
+                outputs,
+                name=f"score_{domain}",
+            )
         )
         parts += outputs
     if not score_nodes or not names:
@@ -82,6 +87,30 @@ def matrix_pipeline() -> Pipeline:
     )
 
 
+#: What each trained model's row of the training table is made from (its training outputs).
+RUN_INPUTS = ("evaluation", "training_split_counts", "training_history")
+
+
+def training_runs_pipeline() -> Pipeline:
+    """The study's per-run training table of every trained model (not the ensembles: nothing trains
+    them), where the report's recall-by-run figure reads it."""
+    kinds = {name: kind for name, kind in active_models().items() if kind != "ensemble"}
+    if not kinds:
+        return Pipeline([])
+    names = list(kinds)
+    inputs = [f"{m}.{x}" for m in names for x in RUN_INPUTS]
+    return Pipeline(
+        [
+            Node(
+                bind_source(nodes.gather_training_runs, names, kinds),
+                inputs=inputs,
+                outputs="training_runs",
+                name="gather_training_runs",
+            )
+        ]
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:  # type: ignore[no-untyped-def]
     ensembles = [ensemble_pipeline(name, members) for name, members in active_ensembles().items()]
-    return Pipeline([*ensembles, matrix_pipeline()])
+    return Pipeline([*ensembles, matrix_pipeline(), training_runs_pipeline()])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -13,8 +14,8 @@ import pandas as pd
 from expressions_ensemble.faces import BACKENDS, FaceDetector, create_detector, select_faces
 from expressions_ensemble.imaging import (
     DEFAULT_MAX_PIXELS,
+    CropGeometry,
     ImageDecodeError,
-    crop_face,
     decode_image,
     encode_jpeg,
 )
@@ -26,7 +27,7 @@ PHOTO_FACE_POLICIES = ("largest", "single_only")
 
 FACE_COLUMNS = [
     "image_id", "source", "label", "path", "image_width", "image_height", "n_faces",
-    "face_x", "face_y", "face_w", "face_h", "score", "kept", "reject_reason", "crop",
+    "face_x", "face_y", "face_w", "face_h", "score", "kept", "reject_reason", "crop", "crop_geometry",
 ]  # fmt: skip
 
 
@@ -66,6 +67,17 @@ class FaceParams:
                 raise ValueError(f"face_extraction.{key}: got {getattr(p, key)!r}; allowed: {allowed}")
         return p
 
+    def geometry(self) -> CropGeometry:
+        """The crop geometry these settings make (recorded with every crop, then in each model)."""
+        return CropGeometry(
+            self.detector,
+            self.margin,
+            self.crop_size,
+            self.face_policy,
+            self.min_face_size,
+            self.min_confidence,
+        )
+
 
 # Per-process state of the workers: the detector is built after the fork, once per process.
 _state: dict[str, Any] = {}
@@ -82,6 +94,15 @@ def _init_worker(params: FaceParams, photos: Mapping[str, bytes]) -> None:
         photos=photos,
         detector=create_detector(params.detector, min_confidence=params.min_confidence),
     )
+
+
+def _release_inline_state() -> None:
+    """Close the detector that an inline run (one worker) built in this process and drop its photos:
+    left for the interpreter's exit, mediapipe's finaliser prints a traceback after the run's end."""
+    if _state.get("pid") == os.getpid():  # never a copy inherited through fork (see _init_worker)
+        detector: FaceDetector = _state["detector"]
+        _state.clear()
+        detector.close()
 
 
 def _extract_one(item: tuple[str, str, str]) -> tuple[dict[str, Any], bytes | None]:
@@ -103,16 +124,20 @@ def _extract_one(item: tuple[str, str, str]) -> tuple[dict[str, Any], bytes | No
     if not chosen:
         return row | {"reject_reason": outcome}, None
     face = chosen[0]
-    crop = crop_face(rgb, (face.x, face.y, face.w, face.h), margin=p.margin, size=p.crop_size)
+    geometry = p.geometry()
+    crop = geometry.crop(rgb, (face.x, face.y, face.w, face.h), face.eyes)
     row |= {"face_x": face.x, "face_y": face.y, "face_w": face.w, "face_h": face.h, "score": face.score}
     row |= {"kept": True, "reject_reason": None, "crop": f"{label}/{image_id}.jpg"}
+    row["crop_geometry"] = json.dumps(geometry.to_dict(), sort_keys=True)
     return row, encode_jpeg(crop, p.jpeg_quality)
 
 
 def extract_faces(
     source: str, manifest: pd.DataFrame, photos: Mapping[str, bytes], params: Mapping[str, Any]
 ) -> tuple[dict[str, bytes], pd.DataFrame]:
-    """Crops of the chosen face of every kept photo (``<label>/<image_id>.jpg``) and a row per photo."""
+    """Crops of the chosen face of every kept photo (``<label>/<image_id>.jpg``) and a row per photo
+    (``crop_geometry``: how its crop was made, JSON of :class:`~expressions_ensemble.imaging.CropGeometry`,
+    which training stores in the model)."""
     p = FaceParams.from_params(params)
     kept = manifest[manifest["outcome"] == "kept"]
     items = list(zip(kept["image_id"], kept["path"], kept["label"], strict=True))
@@ -130,10 +155,13 @@ def extract_faces(
         initargs=(p, photos),
         chunksize=16,
     )
-    for row, crop in results:
-        rows.append(row)
-        if crop is not None:
-            crops[row["crop"]] = crop
+    try:
+        for row, crop in results:
+            rows.append(row)
+            if crop is not None:
+                crops[row["crop"]] = crop
+    finally:
+        _release_inline_state()
     faces = pd.DataFrame(rows, columns=FACE_COLUMNS)
     faces["source"] = source
     faces = faces.astype({"kept": bool})

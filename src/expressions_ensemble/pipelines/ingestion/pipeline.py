@@ -26,8 +26,8 @@ def source_pipeline(source_name: str) -> Pipeline:
                 name="fetch_photos",
             ),
             Node(
-                nodes.build_photo_manifest,
-                inputs=["photo_hits", "params:ingestion"],
+                bind_source(nodes.build_photo_manifest, source_name),
+                inputs=["photo_hits", "params:source", "params:ingestion"],
                 outputs="photo_manifest",
                 name="build_photo_manifest",
             ),

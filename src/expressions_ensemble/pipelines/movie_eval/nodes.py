@@ -9,8 +9,9 @@ from typing import Any
 
 import pandas as pd
 
-from expressions_ensemble.film_eval import FilmEvalParams, evaluate_films, match_films, validate_movie_list
+from expressions_ensemble.film_eval import FilmEvalParams, evaluate_films
 from expressions_ensemble.models.scoring import Scorable
+from expressions_ensemble.movies import match_films
 from expressions_ensemble.simulation.films import DEFAULT_FILMS, film_truth, movie_list, render_film
 
 
@@ -41,9 +42,9 @@ def simulated_films(
 
 
 def plan_films(movie_list_table: pd.DataFrame, files: Mapping[str, str], *written: Any) -> pd.DataFrame:
-    """The movie list checked and matched to the films folder by stem (``written``: only orders the
-    node after the films are rendered)."""
-    return match_films(validate_movie_list(movie_list_table), files)
+    """The movie list checked and matched to the films folder by folder and stem (``files``: paths
+    relative to the folder; ``written``: only orders the node after the films are rendered)."""
+    return match_films(movie_list_table, files, "movie_eval.movie_list")
 
 
 def evaluate_all_films(
@@ -54,7 +55,10 @@ def evaluate_all_films(
     face_extraction: Mapping[str, Any],
     *models: Scorable,
 ) -> pd.DataFrame:
-    """Every model on every matched film; each film's faces land in the store as soon as it is done."""
+    """Every model on every matched film; each film's faces land in the store as soon as it is done.
+
+    The parameters (``movie_eval`` and the detector and crop of ``face_extraction``) are checked before
+    the first film, so a bad value fails the node once, naming its key and the allowed values."""
     p = FilmEvalParams.from_params(params, face_extraction)
     if len(models) != len(names):
         raise ValueError(f"movie_eval: {len(models)} models loaded for {len(names)} names")

@@ -47,7 +47,9 @@ def create_pipeline(**kwargs) -> Pipeline:  # type: ignore[no-untyped-def]
         namespace="movie_eval",
         inputs=model_inputs,
         parameters={
-            "params:simulated": "params:movie_eval.simulated_films",
+            # the render node's parameters are mapped only where it exists: Kedro refuses a mapping of
+            # a parameter no node uses (the user's films run without the simulator)
+            **({"params:simulated": "params:movie_eval.simulated_films"} if render else {}),
             "params:movie_eval": "params:movie_eval",
             "params:face_extraction": "params:face_extraction",
         },

@@ -24,9 +24,13 @@ def validate_params(params: Mapping[str, Any]) -> ReportConfig:
 
 
 def normalise_predictions(
-    source: pd.DataFrame | Mapping[str, Callable[[], pd.DataFrame]], config: ReportConfig
+    source: pd.DataFrame | Mapping[str, Callable[[], pd.DataFrame]],
+    config: ReportConfig,
+    film_status: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...], list[str], pd.DataFrame]:
-    """Every layout into the canonical long table, its classes, all films named and the quality log."""
+    """Every layout into the canonical long table, its classes, all films named and the quality log,
+    which also names the films ``movie_eval`` could not read (``film_status``; in the default run this
+    input is the run's own status, so the predictions are read only after every film is done)."""
     result = predictions.normalise_predictions(source, layout=config.layout, classes=config.classes)
     logger.info(
         "reporting: %d faces of %d models on %d films, classes %s",
@@ -35,17 +39,23 @@ def normalise_predictions(
         len(result.films_seen),
         ", ".join(result.classes),
     )
-    return result.table, result.classes, list(result.films_seen), result.quality
+    quality = pd.concat([result.quality, film_status_quality(film_status)], ignore_index=True)
+    return result.table, result.classes, list(result.films_seen), quality
 
 
 def normalise_movie_list(raw: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The movie list (absent: empty, and films get no genre)."""
+    """The movie list, checked as movie_eval checks it (absent: empty, and films get no genre)."""
     return films.normalise_movie_list(raw)
 
 
 def match_films(films_seen: list[str], movie_list: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every film of the predictions and of the list, with title and genre."""
+    """The films of the list, with title and genre; films with predictions the list lacks are skipped."""
     return films.match_films(films_seen, movie_list)
+
+
+def keep_listed_films(table: pd.DataFrame, film_table: pd.DataFrame) -> pd.DataFrame:
+    """The predictions of the films to report only (the list's; see :func:`match_films`)."""
+    return films.listed_only(table, film_table)
 
 
 def prepare_truth(raw: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -53,6 +63,28 @@ def prepare_truth(raw: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]
     if raw is None:
         return pd.DataFrame(columns=TRUTH_COLUMNS), pd.DataFrame(columns=predictions.QUALITY_COLUMNS)
     return predictions.normalise_truth(raw)
+
+
+#: Film outcomes of ``movie_eval`` that mean the film was read to the end.
+_FILM_READ = ("ok", "no_faces")
+
+
+def film_status_quality(status: pd.DataFrame | None) -> pd.DataFrame:
+    """A data-quality row per outcome of the films ``movie_eval`` could not read to the end, naming
+    them, so a report never looks complete over films it lacks (no status given: no rows)."""
+    if status is None or status.empty:
+        return pd.DataFrame(columns=predictions.QUALITY_COLUMNS)
+    failed = status[~status["outcome"].isin(_FILM_READ)]
+    rows = [
+        {
+            "model": "",
+            "check": f"film_{outcome}",
+            "count": len(group),
+            "detail": "not in the report: " + ", ".join(map(str, group["movie"])),
+        }
+        for outcome, group in failed.groupby("outcome", sort=True)
+    ]
+    return pd.DataFrame(rows, columns=predictions.QUALITY_COLUMNS)
 
 
 def combine_quality(*parts: pd.DataFrame) -> pd.DataFrame:
@@ -153,7 +185,7 @@ def plot_timelines(
     titles = dict(zip(film_table["movie"], film_table["title"], strict=True))
     truth_by_film = dict(tuple(truth.groupby("movie"))) if not truth.empty else {}
     out, skipped = {}, []
-    for movie, part in table.groupby("movie", sort=True):
+    for movie, part in films.listed_only(table, film_table).groupby("movie", sort=True):
         if wanted is not None and movie not in wanted:
             skipped.append(movie)
             continue

@@ -1,6 +1,7 @@
 """Reporting wiring. Every dataset lives in the ``reporting`` namespace (``reporting.predictions`` …).
 
-Free inputs: ``reporting.predictions`` (required), and the optional ``reporting.movie_list``,
+Free inputs: ``reporting.predictions`` (required), and the optional ``reporting.film_status``,
+``reporting.movie_list``,
 ``reporting.ground_truth``, ``reporting.study_summary``, ``reporting.training_metrics``,
 ``reporting.confusion``, ``reporting.evaluation_matrix``. To feed it another pipeline's output, map
 the input: ``Pipeline(create_pipeline(), inputs={"reporting.predictions": "film_predictions"})``.
@@ -49,8 +50,8 @@ def create_pipeline(**kwargs) -> Pipeline:  # type: ignore[no-untyped-def]
             Node(nodes.validate_params, "params:reporting", c, name="validate_params"),
             Node(
                 nodes.normalise_predictions,
-                ["predictions", c],
-                ["predictions_long", k, "films_seen", "prediction_quality"],
+                ["predictions", c, "film_status"],
+                ["predictions_all", k, "films_seen", "prediction_quality"],
                 name="normalise_predictions",
             ),
             Node(
@@ -64,6 +65,12 @@ def create_pipeline(**kwargs) -> Pipeline:  # type: ignore[no-untyped-def]
                 ["films_seen", "movie_table"],
                 ["films", "film_quality"],
                 name="match_films",
+            ),
+            Node(
+                nodes.keep_listed_films,
+                ["predictions_all", "films"],
+                "predictions_long",
+                name="keep_listed_films",
             ),
             Node(nodes.prepare_truth, "ground_truth", ["truth", "truth_quality"], name="prepare_truth"),
             Node(

@@ -16,6 +16,7 @@ from expressions_ensemble.training.loop import CheckpointStore
 from expressions_ensemble.training.recipe import (
     ImageReader,
     TrainingParams,
+    crop_geometry_of,
     evaluate_recipe,
     split_recipe,
     train_recipe,
@@ -24,19 +25,26 @@ from expressions_ensemble.training.splits import split_counts, test_split
 
 
 def build_training_table(source: str, photo_manifest: pd.DataFrame, faces: pd.DataFrame) -> pd.DataFrame:
-    """Every photo that reached face extraction, with its label, content group and outcome."""
-    return weak_label_table(source, photo_manifest, faces)
+    """Every photo that reached face extraction, with its label, content group and outcome, and the
+    geometry its crop was made with (``crop_geometry``; null where the faces manifest predates it), so
+    the model records the crops it was trained on."""
+    table = weak_label_table(source, photo_manifest, faces)
+    made = {}
+    if "crop_geometry" in faces:
+        made = dict(zip(faces["image_id"].astype(str), faces["crop_geometry"], strict=True))
+    return table.assign(crop_geometry=table["image_id"].map(made))
 
 
 def split_training_table(table: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train/validation split (content-grouped, stratified) and the counts of what was used and left out."""
-    return split_recipe(table, params)
+    """Train/validation split (content-grouped, stratified) and the counts of what was used and left out;
+    a search that never asked for a class trains without it."""
+    return split_recipe(table, params, searched_only=True)
 
 
 def split_test_table(table: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A test-only source: every usable photo of the training classes in the ``test`` split, counted."""
     p = TrainingParams.from_params(params)
-    split = test_split(table, p.classes)
+    split = test_split(table, p.classes, searched_only=True)
     return split, split_counts(split)
 
 
@@ -51,8 +59,10 @@ def train_model(
     params: Mapping[str, Any],
     checkpoints: CheckpointStore,
 ) -> tuple[tuple[torch.nn.Module, ModelSpec], pd.DataFrame, dict[str, Any]]:
-    """Train the recipe on a source's face crops: the model artifact, its history and MLflow metrics."""
-    return train_recipe(source, split, _crop_reader(crops), params, checkpoints)
+    """Train the recipe on a source's face crops: the model artifact (with the crops' geometry), its
+    history and MLflow metrics."""
+    crop = crop_geometry_of(split, source)
+    return train_recipe(source, split, _crop_reader(crops), params, checkpoints, crop=crop)
 
 
 def evaluate_model(

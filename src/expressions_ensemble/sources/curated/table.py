@@ -252,12 +252,15 @@ def load_image(row: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- class sets
 
 
-def restrict_classes(table: pd.DataFrame, classes: Iterable[str], key: str = "classes") -> pd.DataFrame:
+def restrict_classes(
+    table: pd.DataFrame, classes: Iterable[str], key: str = "classes", searched_only: bool = False
+) -> pd.DataFrame:
     """Mark usable rows outside ``classes`` as ``class_not_used`` (a copy; nothing is dropped).
 
     Fails when the table is empty or a requested class has no usable row, naming the class, the dataset
     and what the class's rows became instead, because training on a silently missing class is worse
-    than stopping.
+    than stopping. ``searched_only`` (weak-label sources): a class without a single row (the source
+    never searched for it) is left out with a log line instead; one whose rows all failed still fails.
     """
     wanted = validate_classes(classes, key)
     datasets = ", ".join(sorted(map(str, table["dataset"].dropna().unique()))) or "?"
@@ -269,6 +272,10 @@ def restrict_classes(table: pd.DataFrame, classes: Iterable[str], key: str = "cl
     out.loc[unused, "detail"] = f"label not in {key} ({', '.join(wanted)})"
     usable = out.loc[out["outcome"] == OK, "label"].value_counts()
     empty = [c for c in wanted if int(usable.get(c, 0)) == 0]
+    if searched_only and (never := [c for c in empty if not (out["label"] == c).any()]):
+        logger.info("%s: dataset %s has no photo of %s at all: trained without them", key, datasets, never)
+        empty = [c for c in empty if c not in never]
+        wanted = [c for c in wanted if c not in never]
     if empty:
         notes = []
         for c in empty:
