@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 OUT = REPO / "data" / "08_reporting" / "benchmarks" / "crop_ablation.csv"
 GROUPS = {"Stock clip": "pexels", "Acted (MEAD)": "mead"}
 MIN_FACE = 24  # pixels, movie_eval's default
+DETECTOR_MARGIN = 0.2  # face_extraction's default margin: a curated model's crops before its framing
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,14 @@ class Face:
 def factor_variants(base: Variant) -> Iterator[tuple[str, str, Variant]]:
     """``(factor, level, variant)``: the model's own way, then each factor changed alone."""
     yield "as_trained", "-", base
+    if (base.margin, base.shift) != (DETECTOR_MARGIN, 0.0):  # a dataset framing: the crops it replaced
+        yield "framing", "detector crops", replace(base, margin=DETECTOR_MARGIN, shift=0.0)
     for m in (-0.1, 0.0, 0.1, 0.2, 0.3, 0.4):
         if m != base.margin:
             yield "margin", f"{m:+.1f}", replace(base, margin=m)
-    for d in (-0.15, -0.1, -0.05, 0.05):
-        yield "shift", f"{d:+.2f}", replace(base, shift=d)
+    for d in (-0.15, -0.1, -0.05, 0.0, 0.05):
+        if d != base.shift:
+            yield "shift", f"{d:+.2f}", replace(base, shift=d)
     yield "aspect", "box", replace(base, square=False)
     for p in ("rgb", "grayscale", "equalized"):
         if p != base.preprocessing:
@@ -95,7 +99,7 @@ def together(base: Variant, scores: pd.DataFrame) -> Variant:
     fields = {"margin": "margin", "shift": "shift", "aspect": "square", "colour": "preprocessing",
               "aligned": "aligned", "flip": "flip", "detector": "detector"}  # fmt: skip
     gains = []
-    for factor, part in scores[scores["factor"] != "as_trained"].groupby("factor"):
+    for factor, part in scores[scores["factor"].isin(list(fields))].groupby("factor"):
         top = part.sort_values("score", ascending=False).iloc[0]
         if top["score"] > ref:
             gains.append((top["score"], fields[factor], getattr(top["variant"], fields[factor])))

@@ -40,6 +40,20 @@ def test_each_factor_is_changed_alone_against_the_models_own_way():
     assert [v.detector for f, _, v in variants if f == "detector"] == ["haar"]
 
 
+def test_a_dataset_framing_is_measured_against_the_detector_crops_it_replaced():
+    base = ca.Variant(margin=0.08, shift=-0.09, preprocessing="grayscale")
+    variants = list(ca.factor_variants(base))
+    framing = [v for f, _, v in variants if f == "framing"]
+    assert framing == [ca.Variant(margin=0.2, shift=0.0, preprocessing="grayscale")]
+    shifts = [v.shift for f, _, v in variants if f == "shift"]
+    assert 0.0 in shifts and -0.09 not in shifts
+    assert not [f for f, _, _ in ca.factor_variants(ca.Variant()) if f == "framing"]
+    # two fields at once: never one of together's factors
+    rows = [("as_trained", base, 0.5), ("framing", framing[0], 0.9), ("flip", ca.Variant(flip=False), 0.4)]
+    scores = pd.DataFrame([{"factor": f, "variant": v, "score": s} for f, v, s in rows])
+    assert ca.together(base, scores) == base
+
+
 def test_together_takes_each_factors_best_level_only_where_it_beats_the_models_own_way():
     base = ca.Variant()
     rows = [
