@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 .venv/bin/ruff check --no-cache src tests benchmarks
 .venv/bin/ruff format --no-cache --check src tests benchmarks
-exec .venv/bin/python -m pytest "$@"
+# One test worker per available core (pytest-xdist; tests/conftest.py pins each to its core), tests
+# handed out as workers free up: the end-to-end runs take minutes each.
+exec .venv/bin/python -m pytest -n auto --dist worksteal "$@"

@@ -153,8 +153,12 @@ def chromium() -> str:
     """Path of the chromium binary (installed on first use where possible)."""
     path = shutil.which("chromium")
     if path is None:
-        reason = _install_chromium()
-        path = shutil.which("chromium")
+        from filelock import FileLock  # test workers in parallel (pytest-xdist): one apt-get at a time
+
+        with FileLock(Path(tempfile.gettempdir()) / "expressions_ensemble-chromium.lock"):
+            path = shutil.which("chromium")
+            reason = _install_chromium() if path is None else None
+            path = shutil.which("chromium")
         if path is None:
             pytest.skip(f"headless Chromium unavailable: {reason}")
     return path

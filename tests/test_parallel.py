@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 
 import pytest
 
-from expressions_ensemble.parallel import Prefetch
+from expressions_ensemble.parallel import Prefetch, available_cores, resolve_workers
 
 
 def test_prefetch_keeps_order_and_ends() -> None:
@@ -89,3 +90,13 @@ def test_prefetch_says_how_many_items_are_ready() -> None:
         assert [next(ahead) for _ in range(3)] == [0, 1, 2] and ahead.ready() == 0
         release.set()
         assert list(ahead) == [3]
+
+
+def test_auto_workers_are_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process pinned to one core (taskset, a cpuset, a test worker) starts one worker, not one per
+    core of the machine: as many as torch's own thread pool sees."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert available_cores() == 1 and resolve_workers("auto") == 1
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # platforms without affinity
+    assert available_cores() == 8 and resolve_workers("auto") == 8

@@ -39,7 +39,7 @@ from expressions_ensemble.faces import FaceDetector, create_detector, select_fac
 from expressions_ensemble.imaging import DATASET_FRAMING, CropGeometry, Framing
 from expressions_ensemble.labels import prob_column
 from expressions_ensemble.models.scoring import Scorable, distinct_networks, model_digest, score_models
-from expressions_ensemble.parallel import Prefetch
+from expressions_ensemble.parallel import Prefetch, available_cores
 from expressions_ensemble.video import Frame, Sampling, VideoError, iter_frames
 
 logger = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ class FilmScorer:
     ) -> None:
         self.models = dict(models)
         self.params = params
-        self.cores = cores if cores is not None else (os.cpu_count() or 1)
+        self.cores = cores if cores is not None else available_cores()
         self.detector_name, self.framings = film_crops(self.models)
         self._detector: FaceDetector | None = None
 
@@ -557,7 +557,7 @@ def evaluate_films(
     )  # fmt: skip
     workers = max(1, min(params.workers, len(jobs)))
     if jobs:
-        threads = max(1, (os.cpu_count() or 1) // workers)
+        threads = max(1, available_cores() // workers)
         if workers == 1:
             _init_worker_inline(models, params)
             results = map(_run, jobs)

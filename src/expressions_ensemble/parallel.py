@@ -23,10 +23,19 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the platform has one (``taskset``, a
+    container's cpuset, a test worker pinned to one core), else every core of the machine. torch sizes
+    its own thread pool the same way, so process and thread counts agree with it."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def resolve_workers(workers: int | str, key: str = "workers") -> int:
-    """``"auto"`` means all cores; otherwise a positive integer (error names the key)."""
+    """``"auto"`` means all available cores; otherwise a positive integer (error names the key)."""
     if workers == "auto":
-        return max(1, os.cpu_count() or 1)
+        return available_cores()
     try:
         value = int(workers)
     except (TypeError, ValueError):

@@ -9,7 +9,6 @@ array by :func:`decode_images`; a file that fails to decode becomes an outcome, 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from expressions_ensemble.imaging import ImageDecodeError, prepare_face, validate_preprocessing
+from expressions_ensemble.parallel import available_cores
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def decode_images(
         except ImageDecodeError as exc:
             return idx, None, exc.reason
 
-    workers = threads if threads is not None else max(1, os.cpu_count() or 1)
+    workers = threads if threads is not None else available_cores()
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool,
         tqdm(total=len(rows), desc=desc, unit="img", leave=False, disable=None) as bar,
