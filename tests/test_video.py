@@ -213,6 +213,31 @@ def test_a_truncated_film_ends_with_an_outcome_not_an_exception(tmp_path: Path, 
     assert all(read_code(f.rgb) == f.frame_idx for f in frames[:-1])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_truncated_film_is_truncated_whatever_the_decoder_threads(tmp_path: Path, threads: int) -> None:
+    """One decoder thread rejects the packet the cut runs through at once (frame threads only drop it):
+    a packet that ends where the file ends is the cut, not corruption."""
+    data = write_av(tmp_path / "whole.mp4", 60, faststart=True).read_bytes()
+    half = tmp_path / "half.mp4"
+    half.write_bytes(data[: len(data) // 2])
+    reader = FrameReader(half, Sampling("stride", stride=1), threads=threads)
+    frames = list(reader)
+    assert reader.outcome == "truncated" and 5 < len(frames) < 60
+
+
+def test_only_a_packet_that_runs_to_the_end_of_the_file_is_the_cut(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from expressions_ensemble.video import _cut_by_end
+
+    path = tmp_path / "film.mp4"
+    path.write_bytes(b"x" * 100)
+    assert _cut_by_end(SimpleNamespace(pos=95, size=5), path)
+    assert not _cut_by_end(SimpleNamespace(pos=40, size=5), path)  # a bad packet inside the film
+    assert not _cut_by_end(SimpleNamespace(pos=-1, size=500), path)  # position unknown
+    assert not _cut_by_end(None, path)  # the error came before any packet
+
+
 # ----------------------------------------------------------------------------------------- sampling
 
 

@@ -638,6 +638,7 @@ class FrameReader:
             items = ((*item, True) for item in placed(packets))
         else:
             items = _dead_tails(placed(packets), closes_gop)
+        packet = None
         try:
             try:
                 for packet, shown, wanted, needed in items:
@@ -651,13 +652,25 @@ class FrameReader:
                         if (idx := index_of(frame)) is not None:
                             yield emit(frame, idx)
             except av.error.FFmpegError:
-                outcome = "corrupt"
+                # A packet the file's end cut short is a truncated film (a single-threaded decoder
+                # rejects it at once; frame threads only drop it); any other bad packet is corruption.
+                outcome = "truncated" if _cut_by_end(packet, self.path) else "corrupt"
             self._finish(outcome)
         finally:
             packets.close()  # before the container closes (see probe_video)
             if self.outcome is None:
                 self.outcome = "stopped"
             self._release()
+
+
+def _cut_by_end(packet: av.packet.Packet | None, path: Path) -> bool:
+    """Whether ``packet`` runs to the end of the file: the demuxer handed over what was left of it."""
+    if packet is None or packet.pos is None:
+        return False
+    try:
+        return packet.pos >= 0 and packet.pos + packet.size >= path.stat().st_size
+    except OSError:
+        return False
 
 
 def iter_frames(

@@ -177,7 +177,9 @@ def test_fused_activations_give_the_same_numbers(backbone: str, channels_last: b
     assert fuse_conv_activations(after) == fusable
     assert sum(isinstance(m, FusedConvAct) for m in after.modules()) == fusable
     with torch.inference_mode():
-        torch.testing.assert_close(after(x), before(x), rtol=1e-5, atol=1e-5)
+        # oneDNN picks its kernels by thread count: on one thread a fused convolution sums in another
+        # order (measured: 1.5e-5 relative on one of 20 logits of Lite0), so float32's 1e-4 holds both
+        torch.testing.assert_close(after(x), before(x), rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(after(x), net(x), rtol=1e-4, atol=1e-4)
     # gradients on: the modules run as they were, and gradients flow
     y = x.clone().requires_grad_(True)
