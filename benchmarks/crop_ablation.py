@@ -72,6 +72,14 @@ class Face:
     boxes: dict[str, Any]
 
 
+def base_variant(spec: Any) -> Variant:
+    """The model's own way, from its artifact: the crop geometry it records (margin, shift, eye
+    alignment; a dataset model's ``framing``), its preprocessing and test-time flip."""
+    crop = spec.crop
+    return Variant(margin=crop.margin, shift=crop.shift, aligned=crop.aligned,
+                   preprocessing=spec.preprocessing, flip=spec.test_time_flip)  # fmt: skip
+
+
 def factor_variants(base: Variant) -> Iterator[tuple[str, str, Variant]]:
     """``(factor, level, variant)``: the model's own way, then each factor changed alone."""
     yield "as_trained", "-", base
@@ -87,7 +95,7 @@ def factor_variants(base: Variant) -> Iterator[tuple[str, str, Variant]]:
     for p in ("rgb", "grayscale", "equalized"):
         if p != base.preprocessing:
             yield "colour", p, replace(base, preprocessing=p)
-    yield "aligned", "eyes level", replace(base, aligned=True)
+    yield "aligned", "off" if base.aligned else "eyes level", replace(base, aligned=not base.aligned)
     yield "flip", "on" if not base.flip else "off", replace(base, flip=not base.flip)
     yield "detector", "haar", replace(base, detector="haar")
 
@@ -198,8 +206,7 @@ def ablate(name: str, model: Any, faces: Sequence[Face], truth: pd.DataFrame,
     """One model's table: its own way, each factor alone, then the best of each together."""
     import pandas as pd
 
-    spec = model.spec
-    base = Variant(margin=spec.crop.margin, preprocessing=spec.preprocessing, flip=spec.test_time_flip)
+    base = base_variant(model.spec)
     rows = []
     for factor, level, variant in factor_variants(base):
         rows.append({"model": name, "factor": factor, "level": level, "variant": variant,

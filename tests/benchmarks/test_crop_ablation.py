@@ -40,6 +40,18 @@ def test_each_factor_is_changed_alone_against_the_models_own_way():
     assert [v.detector for f, _, v in variants if f == "detector"] == ["haar"]
 
 
+def test_the_models_own_way_is_the_geometry_its_artifact_records():
+    from types import SimpleNamespace
+
+    from expressions_ensemble.imaging import CropGeometry
+
+    crop = CropGeometry.dataset_framing(margin=0.08, shift=-0.09, aligned=True)
+    spec = SimpleNamespace(crop=crop, preprocessing="grayscale", test_time_flip=False)  # a ModelSpec's
+    base = ca.base_variant(spec)
+    assert base == ca.Variant(margin=0.08, shift=-0.09, aligned=True, preprocessing="grayscale", flip=False)
+    assert [v.aligned for f, _, v in ca.factor_variants(base) if f == "aligned"] == [False]
+
+
 def test_a_dataset_framing_is_measured_against_the_detector_crops_it_replaced():
     base = ca.Variant(margin=0.08, shift=-0.09, preprocessing="grayscale")
     variants = list(ca.factor_variants(base))
