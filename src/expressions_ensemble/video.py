@@ -638,10 +638,12 @@ class FrameReader:
             items = ((*item, True) for item in placed(packets))
         else:
             items = _dead_tails(placed(packets), closes_gop)
-        packet = None
+        packet = last = None  # the packet being decoded; the last one that held data
         try:
             try:
                 for packet, shown, wanted, needed in items:
+                    if packet.size:
+                        last = packet
                     if not needed:
                         continue  # nothing sampled depends on it (see _dead_tails)
                     if shown is not None and not keyframes and wanted == skipping:
@@ -652,9 +654,11 @@ class FrameReader:
                         if (idx := index_of(frame)) is not None:
                             yield emit(frame, idx)
             except av.error.FFmpegError:
-                # A packet the file's end cut short is a truncated film (a single-threaded decoder
-                # rejects it at once; frame threads only drop it); any other bad packet is corruption.
-                outcome = "truncated" if _cut_by_end(packet, self.path) else "corrupt"
+                # The packet the file's end cut short makes a truncated film: a one-thread decoder
+                # rejects it at once, frame threads when they drain at the end of the stream (the
+                # empty packet); any other bad packet is corruption.
+                draining = packet is not None and not packet.size
+                outcome = "truncated" if _cut_by_end(last if draining else packet, self.path) else "corrupt"
             self._finish(outcome)
         finally:
             packets.close()  # before the container closes (see probe_video)
