@@ -638,7 +638,7 @@ class FrameReader:
             items = ((*item, True) for item in placed(packets))
         else:
             items = _dead_tails(placed(packets), closes_gop)
-        packet = last = None  # the packet being decoded; the last one that held data
+        last = None  # the last packet that held data (the drain packet at the end holds none)
         try:
             try:
                 for packet, shown, wanted, needed in items:
@@ -656,9 +656,8 @@ class FrameReader:
             except av.error.FFmpegError:
                 # The packet the file's end cut short makes a truncated film: a one-thread decoder
                 # rejects it at once, frame threads when they drain at the end of the stream (the
-                # empty packet); any other bad packet is corruption.
-                draining = packet is not None and not packet.size
-                outcome = "truncated" if _cut_by_end(last if draining else packet, self.path) else "corrupt"
+                # empty packet, after it); any other bad packet is corruption.
+                outcome = "truncated" if _cut_by_end(last, self.path) else "corrupt"
             self._finish(outcome)
         finally:
             packets.close()  # before the container closes (see probe_video)
