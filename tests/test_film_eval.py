@@ -117,11 +117,41 @@ def test_cores_are_planned_by_which_stage_is_the_long_pole():
     assert plan_threads(1, "stride") == ThreadPlan(1, 1, False)
     assert plan_threads(0, "keyframes") == ThreadPlan(1, 1, True, **eager)
     # the models' cores go to networks side by side first, then to threads within each
-    assert plan_threads(2, "keyframes", networks=6) == ThreadPlan(1, 1, True, model_workers=2, **eager)
-    assert plan_threads(2, "stride", networks=6) == ThreadPlan(1, 1, False, model_workers=1)
-    assert plan_threads(8, "stride", networks=6) == ThreadPlan(4, 1, True, model_workers=4)
-    assert plan_threads(16, "keyframes", networks=6) == ThreadPlan(1, 2, True, model_workers=6, **eager)
+    two = {"model_workers": 2, "spare_workers": 2}
+    assert plan_threads(2, "keyframes", networks=6) == ThreadPlan(1, 1, True, **two, **eager)
+    assert plan_threads(16, "keyframes", networks=6) == ThreadPlan(
+        1, 2, True, model_workers=6, spare_workers=6, **eager
+    )
     assert plan_threads(4, "keyframes", networks=1) == ThreadPlan(1, 4, True, model_workers=1, **eager)
+    # a batch that finds the decoder idle also takes the decoder's cores (not with detection apart:
+    # its thread goes on taking frames, the decoder resumes)
+    assert plan_threads(2, "stride", networks=6) == ThreadPlan(1, 1, False, model_workers=1, spare_workers=2)
+    assert plan_threads(8, "stride", networks=6) == ThreadPlan(4, 1, True, model_workers=4, spare_workers=4)
+    assert plan_threads(2, "stride", networks=1) == ThreadPlan(1, 1, False)
+
+
+@pytest.mark.parametrize("decoder_idle", [False, True])
+def test_a_batch_that_finds_the_decoder_idle_runs_networks_over_its_cores_too(
+    film, models, monkeypatch, decoder_idle
+):
+    path, _ = film
+    seen: list[object] = []
+    real = film_eval.score_models
+
+    def recording(models, images, batch_size, executor=None):
+        seen.append(executor)
+        return real(models, images, batch_size, executor)
+
+    monkeypatch.setattr(film_eval, "score_models", recording)
+    monkeypatch.setattr(film_eval.Prefetch, "producer_idle", lambda self: decoder_idle)
+    scorer = FilmScorer(models, _params(batch_size=3), cores=2)  # stride: 1 decoder, 1 model thread
+    faces, status = scorer.evaluate("tiny", path)
+    scorer.close()
+    # full batches of 3 while the film is read, then what is left (4 faces: 3 + 1)
+    assert status["outcome"] == "ok" and len(faces) == 4 and len(seen) == 2
+    *during, last = seen
+    assert last is not None  # the film is read: its last batch always has the decoder's core
+    assert all((e is not None) == decoder_idle for e in during)
 
 
 @pytest.mark.parametrize("mode", ["stride", "keyframes"])

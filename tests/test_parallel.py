@@ -39,6 +39,30 @@ def test_prefetch_runs_in_another_thread_and_stays_bounded() -> None:
     assert len(produced) == stopped_at  # closing stopped an endless producer
 
 
+def test_the_producer_is_idle_when_its_queue_is_full_or_it_has_ended() -> None:
+    go = threading.Event()
+
+    def source():
+        yield 0
+        go.wait(5)  # working on the next item
+        yield from (1, 2)
+
+    with Prefetch(source(), depth=2) as items:
+        assert next(items) == 0
+        assert not items.producer_idle()  # busy on item 1, nothing waiting
+        go.set()
+        deadline = time.monotonic() + 5
+        while not items.producer_idle() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert items.producer_idle() and items.ready() == 2  # 1 and 2 queued: full, it waits
+        assert next(items) == 1 and next(items) == 2
+        deadline = time.monotonic() + 5
+        while not items.producer_idle() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert items.producer_idle()  # ended: only the end mark is queued
+        assert list(items) == []
+
+
 def test_prefetch_raises_the_producers_error_where_it_happened() -> None:
     def source():
         yield 1

@@ -152,6 +152,7 @@ class ThreadPlan:
     detect_apart: bool  # face detection in a thread of its own, between decoder and models
     model_workers: int = 1  # networks scored side by side, each in a thread of its own
     eager_batches: bool = False  # models the long pole: a batch starts when they are free (see evaluate)
+    spare_workers: int = 1  # networks side by side in a batch that finds the decoder idle (its cores free)
 
 
 def plan_threads(cores: int, mode: str, networks: int = 1) -> ThreadPlan:
@@ -169,6 +170,15 @@ def plan_threads(cores: int, mode: str, networks: int = 1) -> ThreadPlan:
     networks (:func:`~expressions_ensemble.models.scoring.score_models`), and the cores left over
     become intra-op threads of each. Where the models are the long pole (keyframes), batches are
     eager: the models never sit idle waiting for a full batch while faces are waiting.
+
+    Which stage is the long pole in stride mode depends on the film: a 1080p film at stride 2 waits on
+    its decoder, 256×256 clips at stride 10 (MEAD) on the models. A batch that finds the decoder idle
+    (its frame queue full, or the film read: nothing is decoded until the models take a frame) runs
+    ``spare_workers`` networks side by side, over the decoder's cores too; the others keep to the
+    models' share. The choice is made per batch, from the queue, so no film size or stride has to
+    be guessed (measured on 2 cores, ``benchmarks/real_clips.py``: see docs/benchmarks.md). With
+    detection apart, its thread goes on taking frames during a batch and the decoder resumes at
+    once: there are no spare cores to take.
     """
     cores = max(1, int(cores))
     if mode == "keyframes":
@@ -177,8 +187,10 @@ def plan_threads(cores: int, mode: str, networks: int = 1) -> ThreadPlan:
         decoder = max(1, cores // 2)
         model_cores, apart = max(1, cores - decoder), cores >= 3
     workers = max(1, min(model_cores, int(networks)))
+    spare = workers if apart else max(workers, min(cores, int(networks)))
     return ThreadPlan(decoder=decoder, models=max(1, model_cores // workers), detect_apart=apart,
-                      model_workers=workers, eager_batches=mode == "keyframes")  # fmt: skip
+                      model_workers=workers, eager_batches=mode == "keyframes",
+                      spare_workers=spare)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -203,6 +215,18 @@ def _model_pool(workers: int) -> contextlib.AbstractContextManager[Executor | No
     """Threads for networks side by side, made after torch's thread count is set (a thread takes the
     count current when it first runs an operator); none for a single worker."""
     return ThreadPoolExecutor(workers, "models") if workers > 1 else contextlib.nullcontext(None)
+
+
+@contextlib.contextmanager
+def _model_pools(plan: ThreadPlan) -> Iterator[tuple[Executor | None, Executor | None]]:
+    """The pool for batches while the decoder works (``model_workers``) and the one for batches that
+    find it idle (``spare_workers``); one pool when the two counts agree."""
+    with _model_pool(plan.model_workers) as busy:
+        if plan.spare_workers == plan.model_workers:
+            yield busy, busy
+        else:
+            with _model_pool(plan.spare_workers) as spare:
+                yield busy, spare
 
 
 class CropMismatchError(ValueError):
@@ -368,7 +392,7 @@ class FilmScorer:
             reader,
             bar,
             torch_threads(plan.models),
-            _model_pool(plan.model_workers) as pool,
+            _model_pools(plan) as (busy, spare),
             Prefetch(reader, depth=p.batch_size) as frames,
             _ahead(self._faces(frames, movie, area), plan.detect_apart, 2 * p.batch_size) as found,
         ):
@@ -379,9 +403,9 @@ class FilmScorer:
                     crops[framing].extend(framed)
                 meta.extend(frame_meta)
                 if len(meta) >= p.batch_size or (eager and len(meta) >= eager_min and not found.ready()):
-                    self._flush(crops, meta, rows, pool)
+                    self._flush(crops, meta, rows, spare if frames.producer_idle() else busy)
                 bar.update(1)
-            self._flush(crops, meta, rows, pool)
+            self._flush(crops, meta, rows, spare)  # the film is read: the decoder's cores are free
         columns = empty_faces(self.models).columns
         faces = pd.DataFrame(rows).reindex(columns=columns) if rows else empty_faces(self.models)
         outcome = reader.outcome or "ok"
