@@ -27,13 +27,15 @@ outcome, goes to ``data/08_reporting/benchmarks/real_clips_frames.csv``; the Pex
 truth, each model's label) to ``real_clips_timeline.csv``; the table to ``real_clips_summary.csv``.
 
     .venv/bin/python benchmarks/real_clips.py [--models data/06_models | a.eemodel b.eemodel ...]
-        [--env base] [--stride 10] [--workers N] [--alone] [--repeat 1] [--skip-fer]
+        [--env base] [--stride 10] [--workers N] [--alone] [--repeat 1] [--skip-fer] [--no-flip]
         [--fer-venv ~/.cache/expressions_ensemble/fer-venv]
 
-``--alone`` also times each project model by itself (one pass per model). Each timed run is done
-``--repeat`` times and the best time kept (the machine is shared). Timing starts after the models are
-loaded and warmed up (fer: its model loaded and one frame classified; the project: one batch scored,
-MediaPipe loaded once); worker processes that ``movie_eval`` spawns (``workers`` > 1) are timed.
+``--no-flip`` scores every network without its test-time flip (``movie_eval.test_time_flip: false``, the
+trade-off of speed and accuracy). ``--alone`` also times each project model by itself (one pass per
+model). Each timed run is done ``--repeat`` times and the best time kept (the machine is shared). Timing
+starts after the models are loaded and warmed up (fer: its model loaded and one frame classified; the
+project: one batch scored, MediaPipe loaded once); worker processes that ``movie_eval`` spawns
+(``workers`` > 1) are timed.
 
 Measured 2026-12-03 (2-core shared VM, the nine models of the default offline ``kedro run``,
 ``--workers 1 --alone --repeat 3``): all nine together 207.8 film frames/s on the Pexels clip and 194.8
@@ -46,6 +48,7 @@ workers' start costs more than its 16 short clips. The whole table, the timeline
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -470,6 +473,8 @@ def run(args: argparse.Namespace) -> None:
     paths = model_paths(args.models or [DEFAULT_MODELS])
     models = {name: load_artifact(path) for name, path in paths.items()}
     params = film_params(args.env, args.stride, args.workers)
+    if args.no_flip:  # movie_eval.test_time_flip: false
+        params = dataclasses.replace(params, test_time_flip=False)
     from expressions_ensemble.film_eval import film_crops
 
     detector_name, framings = film_crops(models)
@@ -580,6 +585,9 @@ def main() -> None:
     parser.add_argument("--alone", action="store_true", help="also time each project model alone")
     parser.add_argument("--repeat", type=int, default=1, help="best of k timed runs")
     parser.add_argument("--skip-fer", action="store_true", help="the project's models only")
+    parser.add_argument(
+        "--no-flip", action="store_true", help="movie_eval.test_time_flip: false (no network flips)"
+    )
     parser.add_argument("--fer-venv", type=Path, default=DEFAULT_FER_VENV)
     parser.add_argument("--videos", type=Path, help="the clips, truth.csv, movie_list.json")
     parser.add_argument("--out", type=Path, default=OUT_DIR)

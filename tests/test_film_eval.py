@@ -138,9 +138,9 @@ def test_a_batch_that_finds_the_decoder_idle_runs_networks_over_its_cores_too(
     seen: list[object] = []
     real = film_eval.score_models
 
-    def recording(models, images, batch_size, executor=None):
+    def recording(models, images, batch_size, executor=None, *args):
         seen.append(executor)
-        return real(models, images, batch_size, executor)
+        return real(models, images, batch_size, executor, *args)
 
     monkeypatch.setattr(film_eval, "score_models", recording)
     monkeypatch.setattr(film_eval.Prefetch, "producer_idle", lambda self: decoder_idle)
@@ -211,6 +211,34 @@ def test_bad_files_get_an_outcome_and_the_other_films_go_on(tmp_path, film, mode
     assert store.finished("tiny") is not None and store.finished("text") is not None
     empty = pd.read_parquet(tmp_path / "predictions" / "text.parquet")
     assert empty.empty and "a__prob_happy" in empty.columns  # an empty partition, not a missing one
+
+
+def test_films_can_be_scored_without_the_models_test_time_flip(tmp_path, film):
+    path, _ = film
+    torch.manual_seed(3)
+    net = create_model("test_efficientnet", CLASSES, pretrained="none")
+    flipping = LoadedModel(net, ModelSpec.from_model(net, CLASSES, input_size=32, test_time_flip=True))
+    plain = LoadedModel(net, dataclasses.replace(flipping.spec, test_time_flip=False))
+    with pytest.raises(ValueError, match=r"movie_eval\.test_time_flip: got 'off'; allowed: true"):
+        _params(test_time_flip="off")
+    tables = {}
+    for name, model, flip in (
+        ("as_trained", flipping, True),
+        ("off", flipping, False),
+        ("none", plain, True),
+    ):
+        scorer = FilmScorer({"m": model}, _params(test_time_flip=flip))
+        tables[name], _ = scorer.evaluate("tiny", path)
+        scorer.close()
+    cols = [f"m__prob_{c}" for c in CLASSES]
+    np.testing.assert_array_equal(tables["off"][cols].to_numpy(), tables["none"][cols].to_numpy())
+    assert not np.allclose(tables["off"][cols].to_numpy(), tables["as_trained"][cols].to_numpy())
+    # a film scored with the flip is scored again without it
+    listed = match_films(_listed("tiny"), {"tiny.mp4": path})
+    store = FilmPredictionStore(tmp_path / "p")
+    evaluate_films(listed, {"m": flipping}, _params(), store)
+    again = evaluate_films(listed, {"m": flipping}, _params(test_time_flip=False), store)
+    assert not bool(again.loc[0, "resumed"])
 
 
 def test_finished_films_are_not_redone_unless_asked_or_the_models_change(tmp_path, film, models):

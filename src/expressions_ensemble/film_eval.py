@@ -73,12 +73,18 @@ class FilmEvalParams:
     batch_size: int = 32
     workers: int = 1
     redo: bool = False
+    # true: each network's test-time flip as its artifact says; false: none on films, half the
+    # passes (docs/benchmarks.md: the speed and accuracy it trades on the real clips)
+    test_time_flip: bool = True
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], face_extraction: Mapping[str, Any]) -> FilmEvalParams:
         from expressions_ensemble.parallel import resolve_workers
 
-        allowed = {"sampling", "faces", "batch_size", "workers", "redo", "models", "simulated_films"}
+        allowed = {
+            "sampling", "faces", "batch_size", "workers", "redo", "models", "simulated_films",
+            "test_time_flip",
+        }  # fmt: skip
         if unknown := set(params) - allowed:
             raise ValueError(f"movie_eval: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
         faces = dict(params.get("faces") or {})
@@ -95,6 +101,7 @@ class FilmEvalParams:
             batch_size=params.get("batch_size", 32),
             workers=resolve_workers(params.get("workers", 1), "movie_eval.workers"),
             redo=params.get("redo", False),
+            test_time_flip=params.get("test_time_flip", cls.test_time_flip),
         )
         policies = ", ".join(FILM_FACE_POLICIES)
         checks = [
@@ -106,6 +113,8 @@ class FilmEvalParams:
             (_integer(p.batch_size) and p.batch_size >= 1, "batch_size", p.batch_size,
              "an integer >= 1"),
             (isinstance(p.redo, bool), "redo", p.redo, "true or false"),
+            (isinstance(p.test_time_flip, bool), "test_time_flip", p.test_time_flip,
+             "true (each model's own, as trained) or false (none)"),
         ]  # fmt: skip
         for ok, key, value, allowed_values in checks:
             if not ok:
@@ -315,7 +324,7 @@ class FilmScorer:
     ) -> None:
         if not meta:
             return
-        probs = score_models(self.models, crops, self.params.batch_size, executor)
+        probs = score_models(self.models, crops, self.params.batch_size, executor, self.params.test_time_flip)
         for name, model in self.models.items():
             p = probs[name]
             best = p.argmax(axis=1)

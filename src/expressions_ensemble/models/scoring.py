@@ -80,8 +80,10 @@ def distinct_networks(models: Iterable[Scorable]) -> list[LoadedModel]:
 class PreparedBatch:
     """One batch of RGB face crops, with the input tensors and logits computed so far (a per-batch cache)."""
 
-    def __init__(self, images: Crops) -> None:
+    def __init__(self, images: Crops, test_time_flip: bool = True) -> None:
         self.framed = isinstance(images, Mapping)  # a list of crops per framing
+        # False: no network runs its test-time flip (each model's own otherwise): half the passes
+        self.test_time_flip = test_time_flip
         self.crops = {k: list(v) for k, v in images.items()} if self.framed else {None: list(images)}
         if len({len(v) for v in self.crops.values()}) > 1:
             raise ValueError(
@@ -124,7 +126,8 @@ class PreparedBatch:
             net = model.inference_net()  # batch norm folded: same logits, fewer passes over memory
             with torch.inference_mode():
                 x = self.tensor(model.spec).to(module_device(net))
-                out = infer_logits(net, x, model.spec.test_time_flip).float().cpu().numpy()
+                flip = model.spec.test_time_flip and self.test_time_flip
+                out = infer_logits(net, x, flip).float().cpu().numpy()
             self._logits[key] = out
         return self._logits[key]
 
@@ -152,12 +155,14 @@ def score_models(
     images: Crops,
     batch_size: int = 64,
     executor: Executor | None = None,
+    test_time_flip: bool = True,
 ) -> dict[str, np.ndarray]:
     """Class probabilities of every model for the same faces: ``{name: (N, len(classes))}``; ``images``
     is one list of crops, or a list per crop framing (see the module docstring).
 
     Batches of ``batch_size`` crops keep memory flat however many crops there are. With ``executor``
-    (threads), the distinct networks of each batch run side by side (see the module docstring).
+    (threads), the distinct networks of each batch run side by side (see the module docstring). With
+    ``test_time_flip`` false, no network runs the flip its spec asks for (films: ``movie_eval``).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -166,7 +171,7 @@ def score_models(
     out = {name: np.empty((n, len(model.classes)), dtype=np.float32) for name, model in models.items()}
     for start in range(0, n, batch_size):
         part = {k: v[start : start + batch_size] for k, v in framed.items()}
-        batch = PreparedBatch(part if isinstance(images, Mapping) else part[None])
+        batch = PreparedBatch(part if isinstance(images, Mapping) else part[None], test_time_flip)
         if executor is not None:
             batch.run(models.values(), executor)
         for name, model in models.items():
