@@ -42,7 +42,10 @@ Measured 2026-12-03 (2-core shared VM, the nine models of the default offline ``
 on MEAD, fer 190.9 and 401.5: ratio 1.09 (met) and 0.49 (missed), 0.61 over all clips. Frame accuracy
 / macro-F1, Pexels and MEAD: ``exe`` 0.762 / 0.552 and 0.353 / 0.276, fer 0.833 / 0.595 and 0.672 /
 0.669. With the base env's ``workers: auto`` (2 spawned processes) MEAD ran at 40.9 film frames/s: the
-workers' start costs more than its 16 short clips. The whole table, the timelines: docs/benchmarks.md.
+workers' start costs more than its 16 short clips. With the web env's eleven models (2026-12-04,
+``--env web --workers 1 --repeat 3``, quiet): Pexels 1.00 and MEAD 0.63 (spare cores for a batch
+that finds the decoder idle), 1.51 and 1.04 with ``--no-flip``. The whole table, the timelines:
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
