@@ -142,3 +142,34 @@ def test_the_hook_holds_the_lock_during_a_run_and_refuses_a_second(
     second.before_pipeline_run(run_params={**params, "run_id": "second"})
     second.after_pipeline_run(run_params={**params, "run_id": "second"})
     assert lock_file.read_text() == ""
+
+
+def test_context_set_up_is_wrapped_in_an_exclusive_lock_on_the_project(tmp_path) -> None:
+    import fcntl
+    import types
+
+    from expressions_ensemble.runlock import SETUP_LOCK_NAME, SetupLockHook
+
+    def try_lock() -> bool:
+        with open(tmp_path / SETUP_LOCK_NAME, "a+") as other:  # another open file: flock is per open
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(other, fcntl.LOCK_UN)
+            return True
+
+    wrapper = SetupLockHook().after_context_created(types.SimpleNamespace(project_path=tmp_path))
+    next(wrapper)  # the other hooks' after_context_created run here
+    assert not try_lock()
+    with pytest.raises(StopIteration):
+        next(wrapper)
+    assert try_lock()
+
+
+def test_the_project_registers_the_set_up_lock() -> None:
+    from expressions_ensemble import settings
+    from expressions_ensemble.runlock import SetupLockHook
+
+    # a hook wrapper: it wraps kedro-mlflow's set-up wherever it stands in HOOKS
+    assert any(isinstance(hook, SetupLockHook) for hook in settings.HOOKS)

@@ -202,3 +202,28 @@ class RunLockHook:
         lock = self.locks.pop(str(run_params.get("run_id")), None)
         if lock is not None:
             lock.release()
+
+
+#: Lock file at the project root held while a session's context is set up (see SetupLockHook).
+SETUP_LOCK_NAME = ".setup.lock"
+
+
+class SetupLockHook:
+    """Sessions of one project set up their context one at a time.
+
+    kedro-mlflow creates and migrates the project's MLflow store (``sqlite:///mlflow.db``) when a
+    context is created; two sessions doing it at once on a fresh project race in MLflow's migrations
+    (``duplicate column name: creation_time``), and one of them fails. This hook wraps every other
+    hook's ``after_context_created`` in an exclusive ``flock`` on ``<project>/.setup.lock`` (held for
+    the set-up only, about a second; the run lock on the data folder is :class:`RunLockHook`'s).
+    """
+
+    @hook_impl(hookwrapper=True)
+    def after_context_created(self, context: Any) -> Any:
+        path = Path(context.project_path) / SETUP_LOCK_NAME
+        with open(path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

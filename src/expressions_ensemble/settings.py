@@ -4,9 +4,9 @@ from kedro.config import OmegaConfigLoader
 
 from expressions_ensemble.errors import ShortErrorsHook
 from expressions_ensemble.hooks import SourceVariantsHook
-from expressions_ensemble.runlock import RunLockHook
+from expressions_ensemble.runlock import RunLockHook, SetupLockHook
 
-HOOKS = (SourceVariantsHook(), ShortErrorsHook(), RunLockHook())
+HOOKS = (SetupLockHook(), SourceVariantsHook(), ShortErrorsHook(), RunLockHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
