@@ -114,7 +114,6 @@ class Prefetch(Iterator[T]):
             raise ValueError(f"prefetch depth must be >= 1, got {depth!r}")
         self._queue: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._produced = threading.Event()  # the producer has put its last entry
         self._finished = False
         self._thread = threading.Thread(target=self._produce, args=(iterable,), daemon=True, name="prefetch")
         self._thread.start()
@@ -136,8 +135,6 @@ class Prefetch(Iterator[T]):
             self._put((False, self._DONE))
         except BaseException as exc:  # handed to the consumer, raised there
             self._put((False, exc))
-        finally:
-            self._produced.set()
 
     def __next__(self) -> T:
         if self._finished:
@@ -157,7 +154,7 @@ class Prefetch(Iterator[T]):
     def producer_idle(self) -> bool:
         """Whether the producer does no work until the consumer takes an item: its queue is full, or it
         has ended. Its thread's core is then free for the consumer's own work."""
-        return self._queue.full() or self._produced.is_set()
+        return self._queue.full() or not self._thread.is_alive()
 
     def close(self) -> None:
         """Stop the producer (it ends at its next item) and wait for it."""
