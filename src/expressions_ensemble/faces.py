@@ -185,6 +185,50 @@ def create_detector(
     raise ValueError(f"detector: unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
 
 
+#: An image whose smaller side is under this many pixels (a curated dataset's own 48-px face crop) is
+#: enlarged by a whole factor to at least this side before it is searched and cropped
+#: (:func:`enlarge_small`): cropping a 40-px face with whole-pixel boxes would move the frame by 2.5 %
+#: per pixel.
+SMALL_IMAGE_SIDE = 144
+
+#: Black frame around an image that is all face, as a share of its side on each side
+#: (:func:`detect_in_frame`): BlazeFace looks for faces within a scene, and misses a face that fills its
+#: input. Measured on 400 FER2013 training images enlarged x3: faces in 377 without a frame, 396 with it.
+FACE_FRAME = 0.25
+
+
+def enlarge_small(rgb: np.ndarray, min_side: int = SMALL_IMAGE_SIDE) -> np.ndarray:
+    """The image enlarged by the smallest whole factor that makes its smaller side at least
+    ``min_side`` (itself when it is already that large)."""
+    import cv2
+
+    factor = math.ceil(min_side / max(1, min(rgb.shape[:2])))
+    if factor <= 1:
+        return rgb
+    height, width = rgb.shape[:2]
+    return cv2.resize(rgb, (width * factor, height * factor), interpolation=cv2.INTER_LINEAR)
+
+
+def detect_in_frame(detector: FaceDetector, rgb: np.ndarray, frame: float = FACE_FRAME) -> list[FaceBox]:
+    """Faces of an image that is all face (a dataset's own crop), searched inside a black frame of
+    ``frame`` of its side; boxes (and eyes) in the image's own pixels. A box may reach past the
+    image's edges (a chin the dataset cut off): it is the face's box, not clipped to the image, so a
+    crop of it (:func:`~expressions_ensemble.imaging.crop_face` replicates the border) frames the face
+    as it frames a face detected in a film."""
+    import cv2
+
+    pad = int(round(frame * max(rgb.shape[:2])))
+    framed = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    boxes = []
+    for box in detector.detect(framed):
+        eyes = None
+        if box.eyes is not None:
+            (rx, ry), (lx, ly) = box.eyes
+            eyes = ((rx - pad, ry - pad), (lx - pad, ly - pad))
+        boxes.append(FaceBox(box.x - pad, box.y - pad, box.w, box.h, box.score, eyes))
+    return boxes
+
+
 #: How to pick faces from a detection: the largest face, only images with exactly one face, or all faces.
 FACE_POLICIES = ("largest", "single_only", "all")
 

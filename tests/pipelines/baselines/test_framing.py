@@ -19,14 +19,14 @@ def test_framing_defaults_to_the_detector_crops_and_is_recorded_as_given():
     [
         (
             {"margins": 0.1},
-            r"baselines\.datasets\.fer2013\.framing: unknown keys \['margins'\]; allowed: margin",
+            r"baselines\.datasets\.fer2013\.framing: unknown keys \['margins'\]; allowed: detect, margin",
         ),
         ({"shift": 0.9}, r"baselines\.datasets\.fer2013\.framing\.shift: got 0\.9; allowed: a number from"),
         (
             {"aligned": "no"},
             r"baselines\.datasets\.fer2013\.framing\.aligned: got 'no'; allowed: true or false",
         ),
-        (0.1, r"baselines\.datasets\.fer2013\.framing: expected a mapping with keys margin, shift, aligned"),
+        (0.1, r"baselines\.datasets\.fer2013\.framing: expected a mapping with keys detect, margin"),
     ],
 )
 def test_bad_framing_fails_naming_the_key_path(framing, pattern):

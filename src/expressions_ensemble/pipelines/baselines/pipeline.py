@@ -15,7 +15,13 @@ def _train_and_evaluate(name: str) -> list[Node]:
     return [
         Node(
             bind_source(nodes.train_baseline, name),
-            inputs=["training_split", "params:training", "params:dataset", "training_checkpoints"],
+            inputs=[
+                "training_split",
+                "params:training",
+                "params:dataset",
+                "params:face_extraction",
+                "training_checkpoints",
+            ],
             outputs=["model", "training_history", "training_metrics"],
             name="train_baseline",
         ),
@@ -39,8 +45,8 @@ def dataset_pipeline(name: str) -> Pipeline:
                 name="read_baseline",
             ),
             Node(
-                nodes.split_baseline,
-                inputs=["labelled_images", "params:training", "params:dataset"],
+                bind_source(nodes.split_baseline, name),
+                inputs=["labelled_images", "params:training", "params:dataset", "params:face_extraction"],
                 outputs=["training_split", "training_split_counts"],
                 name="split_baseline",
             ),
@@ -50,6 +56,7 @@ def dataset_pipeline(name: str) -> Pipeline:
         parameters={
             "params:dataset": f"params:baselines.datasets.{name}",
             "params:training": "params:training",
+            "params:face_extraction": "params:face_extraction",
         },
     )
 
@@ -67,6 +74,7 @@ def bag_pipeline(bag: str, parent: str, index: int) -> Pipeline:
         parameters={
             "params:dataset": f"params:baselines.datasets.{parent}",
             "params:training": "params:training",
+            "params:face_extraction": "params:face_extraction",
             "params:bagging": f"params:{key}",
         },
     )

@@ -47,6 +47,9 @@ MALFORMED_HEADER = "malformed_header"  # Aff-Wild2 file whose first line is not 
 SUBSAMPLED = "subsampled"  # left out by frame sub-sampling (Aff-Wild2 ``frame_step``)
 DUPLICATE = "duplicate"  # the same image id listed again
 CLASS_NOT_USED = "class_not_used"  # set by :func:`restrict_classes`
+NO_FACE = "no_face"  # framing ``detect``: the detector found no face in the image (see .faces)
+FACE_TOO_SMALL = "face_too_small"  # framing ``detect``: only faces under the minimum size
+MULTIPLE_FACES = "multiple_faces"  # framing ``detect`` with face policy single_only
 
 #: Every outcome a table may hold.
 OUTCOMES: tuple[str, ...] = (
@@ -59,6 +62,9 @@ OUTCOMES: tuple[str, ...] = (
     SUBSAMPLED,
     DUPLICATE,
     CLASS_NOT_USED,
+    NO_FACE,
+    FACE_TOO_SMALL,
+    MULTIPLE_FACES,
 )
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
