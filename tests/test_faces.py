@@ -67,3 +67,12 @@ def test_haar_backend_on_real_photos(shared_data):
     det = create_detector("haar", min_confidence=0.5)
     found = sum(bool(det.detect(decode_image(f.read_bytes()))) for f in files)
     assert found >= 0.8 * len(files)
+
+
+def test_small_images_are_enlarged_by_a_whole_factor_and_large_ones_left_alone():
+    from expressions_ensemble.faces import enlarge_small
+
+    small = np.zeros((48, 40, 3), np.uint8)
+    assert enlarge_small(small).shape == (192, 160, 3)  # 40 px -> x4 = 160 >= 144
+    large = np.zeros((200, 300, 3), np.uint8)
+    assert enlarge_small(large) is large

@@ -117,7 +117,8 @@ def score_chunks(
     """Every model's probabilities on the decoded chunks, the labels of the scored rows, and the count
     of rows that could not be decoded.
 
-    ``chunks`` yields ``(images, labels, n_unreadable)`` (see ``training.data.iter_decoded``); within
+    ``chunks`` yields ``(images, labels, n_unreadable)`` (see ``training.data.iter_decoded``), an
+    image being one crop, or a crop per crop framing of the models (each model reads its own); within
     a chunk each distinct preprocessing is prepared once and every model scores the same batches.
     """
     probs: dict[str, list[np.ndarray]] = {name: [] for name in models}
@@ -127,6 +128,8 @@ def score_chunks(
         unreadable += failed
         labels.extend(chunk_labels)
         if len(images):
+            if isinstance(images[0], Mapping):  # a crop per framing of each row: a list per framing
+                images = {framing: [crops[framing] for crops in images] for framing in images[0]}
             for name, p in score_models(models, images, batch_size).items():
                 probs[name].append(p)
     joined = {

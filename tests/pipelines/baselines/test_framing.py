@@ -32,3 +32,14 @@ def test_framing_defaults_to_the_detector_crops_and_is_recorded_as_given():
 def test_bad_framing_fails_naming_the_key_path(framing, pattern):
     with pytest.raises(ValueError, match=pattern):
         dataset_framing("fer2013", {"framing": framing})
+
+
+def test_detected_framing_is_face_extractions_geometry_with_the_datasets_margin():
+    faces = {"detector": "mediapipe", "min_confidence": 0.6, "margin": 0.2, "crop_size": 96}
+    got = dataset_framing("fer2013", {"framing": {"detect": True, "margin": 0.0}}, faces)
+    assert got == CropGeometry("mediapipe", 0.0, 96, "largest", 24, 0.6)
+    assert dataset_framing("fer2013", {"framing": {"detect": True}}, faces).margin == 0.2
+    with pytest.raises(ValueError, match=r"fer2013\.framing\.detect: got 'yes'; allowed: true or false"):
+        dataset_framing("fer2013", {"framing": {"detect": "yes"}}, faces)
+    with pytest.raises(ValueError, match=r"fer2013\.framing\.margin: got -0\.9"):
+        dataset_framing("fer2013", {"framing": {"detect": True, "margin": -0.9}}, faces)

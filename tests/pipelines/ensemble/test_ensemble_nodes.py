@@ -149,3 +149,34 @@ def test_a_rerun_reads_scores_back_and_scores_only_what_changed(tmp_path, caplog
         table = run(changed, _model(0), _model(2))
     assert scored[-1] == ["a"] and "not a readable score file" in caplog.text
     assert table["n_images"].tolist() == [6, 6]
+
+
+def test_on_a_searched_dataset_each_model_is_scored_on_its_own_crop_of_the_detected_face():
+    from dataclasses import replace
+
+    from expressions_ensemble.imaging import CropGeometry
+    from expressions_ensemble.models.scoring import score_models
+    from expressions_ensemble.sources.curated.faces import FACE_COLUMNS, face_reader
+    from expressions_ensemble.sources.curated.table import load_image
+
+    table = read_sim_lab(per_class=4, seed=3, classes=CLASSES)
+    split = split_table(table, CLASSES, 0.25, 0)
+    # every image searched, its face box the middle of the (enlarged) image
+    split = split.assign(face_x=30.0, face_y=40.0, face_w=100.0, face_h=100.0, face_score=0.9)
+    split = split.assign(**{c: np.nan for c in FACE_COLUMNS[5:]})
+    tight, framed = CropGeometry(margin=0.0, crop_size=48), CropGeometry.dataset_framing(margin=0.08)
+    a, b = _model(0), _model(1)
+    a = LoadedModel(a.model, replace(a.spec, crop=tight))
+    b = LoadedModel(b.model, replace(b.spec, crop=framed))
+    _, confusion = score_dataset_domain("lab", ["a", "b"], {}, {"batch_size": 4}, split, None, a, b)
+    test = split[split["split"] == "test"]
+    rows = [r for _, r in test.iterrows()]
+    own = {
+        "a": score_models({"a": a}, [face_reader(tight)(r) for r in rows])["a"],  # the detected face
+        "b": score_models({"b": b}, [load_image(r) for r in rows])["b"],  # as the dataset framed it
+    }
+    for name, model in (("a", a), ("b", b)):
+        pairs = pd.Series(list(zip(test["label"], np.array(model.classes)[own[name].argmax(1)], strict=True)))
+        expected = pairs.value_counts().to_dict()
+        got = confusion[(confusion["model"] == name) & (confusion["count"] > 0)]
+        assert {(r.true, r.pred): r.count for r in got.itertuples()} == expected

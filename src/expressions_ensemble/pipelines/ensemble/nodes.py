@@ -16,9 +16,9 @@ from expressions_ensemble.evaluation import rank_models, score_chunks, table_row
 from expressions_ensemble.imaging import decode_image
 from expressions_ensemble.models import LoadedModel
 from expressions_ensemble.models.ensemble import EnsembleModel, EnsembleParams, EnsembleSpec, fit_temperature
-from expressions_ensemble.models.scoring import Scorable, model_digest, softmax
+from expressions_ensemble.models.scoring import Scorable, distinct_networks, model_digest, softmax
 from expressions_ensemble.reporting.figures import confusion_grid_figure, cross_domain_figure
-from expressions_ensemble.sources.curated import image_bytes, load_image
+from expressions_ensemble.sources.curated.faces import scoring_readers
 from expressions_ensemble.training.data import iter_decoded
 from expressions_ensemble.training.runs import training_run_row, training_runs_table
 
@@ -156,11 +156,15 @@ def score_dataset_domain(
     domain: str, names: Sequence[str], kinds: Mapping[str, str], params: Mapping[str, Any],
     split: pd.DataFrame, cache: ScoreCache, *models: Scorable,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Every model on a comparison dataset's published test split (its validation split where none)."""
+    """Every model on a comparison dataset's published test split (its validation split where none);
+    where the dataset's images were searched for faces (``framing: {detect: true}``), each model reads
+    the detected face cropped with its own geometry, as it would a film's."""
     on = "test" if (split["split"] == "test").any() else "val"
     kind = "dataset_test" if on == "test" else "dataset_val"
     rows = split[split["split"] == on]
-    return _score(domain, kind, rows, load_image, image_bytes, names, kinds, params, models, cache)
+    specs = [net.spec for net in distinct_networks(models)]
+    read, raw = scoring_readers(split, specs, f"evaluation of {domain}")
+    return _score(domain, kind, rows, read, raw, names, kinds, params, models, cache)
 
 
 def combine_matrix(

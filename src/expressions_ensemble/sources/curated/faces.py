@@ -10,9 +10,10 @@ no face is found keeps its row, with the outcome saying so, and is used nowhere.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,10 @@ from expressions_ensemble.faces import (
     select_faces,
 )
 from expressions_ensemble.imaging import DATASET_FRAMING, CropGeometry, ImageDecodeError
-from expressions_ensemble.sources.curated.table import load_image
+from expressions_ensemble.sources.curated.table import image_bytes, load_image
+
+if TYPE_CHECKING:
+    from expressions_ensemble.models.artifact import ModelSpec
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +119,33 @@ def reader_for(crop: CropGeometry, table: pd.DataFrame, where: str) -> Callable[
             f"searched for faces (framing: {{detect: true}} searches them when the split is made)"
         )
     return face_reader(crop)
+
+
+def searched(table: pd.DataFrame) -> bool:
+    """Whether :func:`detect_table_faces` searched the table's images for their faces."""
+    return set(FACE_COLUMNS) <= set(table.columns)
+
+
+def scoring_readers(
+    table: pd.DataFrame, specs: Iterable[ModelSpec], where: str
+) -> tuple[Callable[[Any], Any], Callable[[Any], bytes]]:
+    """``(read, raw)`` for scoring several models on a curated table's rows. On a table that was
+    searched for faces, each model meets a row as it meets a film's face: ``read`` gives the row's crop
+    per crop framing of the models (:class:`~expressions_ensemble.models.scoring.PreparedBatch`), the
+    image as the dataset framed it for a model of the dataset's framing; ``raw`` (what a score cache
+    keys on) is the image's bytes with the face box, so a box found again otherwise is scored again.
+    On a table nobody searched, every model reads the image as the dataset framed it."""
+    if not searched(table):
+        return load_image, image_bytes
+    readers: dict[Any, Callable[[Any], np.ndarray]] = {}
+    for spec in specs:
+        readers.setdefault(spec.crop.framing, reader_for(spec.crop, table, where))
+
+    def read(row: Any) -> dict[Any, np.ndarray]:
+        return {framing: reader(row) for framing, reader in readers.items()}
+
+    def raw(row: Any) -> bytes:
+        box = json.dumps([None if pd.isna(row[c]) else float(row[c]) for c in FACE_COLUMNS])
+        return image_bytes(row) + box.encode()
+
+    return read, raw
