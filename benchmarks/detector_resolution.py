@@ -100,9 +100,8 @@ def main() -> None:
     print(f"{len(boxes)} faces found again at {FER_SIDE} px, {missed} not")
     if len(boxes):
         print(f"box side, {FER_SIDE} px over full resolution: {quartiles(boxes[:, 0])}")
-        print(
-            f"centre offset x: {quartiles(boxes[:, 1])}; y: {quartiles(boxes[:, 2])} (share of the full box side)"
-        )
+        offsets = f"x: {quartiles(boxes[:, 1])}; y: {quartiles(boxes[:, 2])}"
+        print(f"centre offset {offsets} (share of the full box side)")
 
 
 if __name__ == "__main__":
