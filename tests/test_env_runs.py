@@ -263,10 +263,26 @@ def _prepare_fer_halves(setup: Setup) -> list[str]:
     return _params(TINY, CLIP_INSTEAD)
 
 
+def _check_detected_fer2013(setup: Setup, *models: str) -> None:
+    """FER2013's images went through the films' detector (``framing: {detect: true, margin: 0.0}``):
+    every image of the split has its face box or the outcome that says why not, and the models crop
+    films at that margin on the detector's boxes."""
+    from expressions_ensemble.models import load_artifact
+
+    split = pd.read_parquet(setup.data / "05_model_input" / "fer2013" / "training_split.parquet")
+    used = split[split["split"].notna()]
+    assert len(used) and used["face_w"].notna().all() and (used["outcome"] == "ok").all()
+    assert split.loc[split["face_w"].isna() & (split["outcome"] == "ok"), "split"].isna().all()
+    for name in models:
+        crop = load_artifact(setup.data / "06_models" / name / "model.eemodel").spec.crop
+        assert (crop.detector, crop.margin, crop.face_policy) == ("mediapipe", 0.0, "largest"), name
+
+
 def _check_fer_halves(setup: Setup, log: str) -> None:
     trained = {n: STUDY_CLASSES for n in ("fer2013", "fer2013_bag1", "fer2013_bag2")}
     ensembles = ("fer_halves", "fer_halves_calibrated")
     _check_models(setup, trained, ensembles)
+    _check_detected_fer2013(setup, *trained)
     models = {*trained, *ensembles}
     _check_matrix(setup, models, {"fer2013", "muxspace"})
     _check_films(setup, {Path(CLIP).name}, models)
@@ -348,6 +364,7 @@ def _check_paper(setup: Setup, log: str) -> None:
     searched = tuple(c for c in STUDY_CLASSES if c in SEARCHED)
     trained = {**dict.fromkeys(PAPER, searched), "fer2013": STUDY_CLASSES}
     _check_models(setup, trained, ("exe",))
+    _check_detected_fer2013(setup, "fer2013")
     models = {*trained, "exe"}
     _check_matrix(setup, models, {*PAPER, "fer2013"})
     _check_films(setup, {Path(CLIP).name}, models)
@@ -414,6 +431,7 @@ def _check_web(setup: Setup, log: str) -> None:
     assert google_b.loc[google_b["reference"].str.contains("/surpirse/"), "label"].eq("surprise").all()
     trained = {**WEB_SEARCHES, "fer2013": STUDY_CLASSES}
     _check_models(setup, trained, ENSEMBLES)
+    _check_detected_fer2013(setup, "fer2013")
     models = {*trained, *ENSEMBLES}
     _check_matrix(setup, models, {*WEB_SEARCHES, "muxspace", "fer2013"})
     _check_films(setup, {Path(CLIP).name}, models)
