@@ -66,7 +66,9 @@ def main() -> None:
     parser.add_argument("--schedule", default="cosine", choices=["constant", "cosine"])
     parser.add_argument("--smoothing", type=float, default=0.1)
     parser.add_argument("--val-fraction", type=float, default=0.05)
-    parser.add_argument("--augmentation", default="light", choices=["none", "light", "framing_jitter", "heavy"])
+    parser.add_argument(
+        "--augmentation", default="light", choices=["none", "light", "framing_jitter", "heavy"]
+    )
     parser.add_argument(
         "--ema-decay", type=float, default=0.998, help="moving average of the weights (0 = off)"
     )

@@ -37,7 +37,8 @@ def test_flip_only_mirrors():
 
 def test_unknown_preset_names_allowed():
     with pytest.raises(
-        ValueError, match=r"training\.augmentation: unknown preset 'wild'; allowed: none, light, framing_jitter, heavy"
+        ValueError,
+        match=r"training\.augmentation: unknown preset 'wild'; allowed: none, light, framing_jitter, heavy",
     ):
         get_preset("wild")
 

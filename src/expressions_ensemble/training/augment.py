@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class AugmentPreset:
-    """Random transformations of one preset (``none``, ``light``: the study's, ``framing_jitter``, ``heavy``)."""
+    """Random transformations of one preset (``none``, ``light``: the study's, ``framing_jitter``,
+    ``heavy``)."""
 
     flip: float = 0.0  # probability of a horizontal flip
     rotation: float = 0.0  # max degrees either way
